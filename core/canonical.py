@@ -1,0 +1,94 @@
+"""Channel-independent values that flow through the pipeline (not tables)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+@dataclass(slots=True)
+class Location:
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+    kelurahan_code: str | None = None
+
+    @property
+    def has_point(self) -> bool:
+        return self.lat is not None and self.lon is not None
+
+
+@dataclass(slots=True)
+class StoredFile:
+    """An attachment already written to the content-addressed store."""
+
+    media_type: str
+    size: int
+    sha256: str
+    path: str
+    filename: str | None = None
+    source_url: str | None = None
+
+
+@dataclass(slots=True)
+class Sender:
+    """The reporter's handle on a channel. ``kind`` groups channels that share handles:
+    SMS and WhatsApp share ``phone``; every email channel shares ``email``."""
+
+    kind: str
+    handle: str
+    display_name: str | None = None
+
+
+@dataclass(slots=True)
+class InboundMessage:
+    """A provider payload made canonical by its adapter's ``normalize``."""
+
+    channel: str
+    official_channel: str
+    external_id: str
+    text: str
+    sender: Sender | None = None
+    received_at: datetime | None = None
+    subject: str | None = None
+    category: str | None = None
+    location: Location | None = None
+    attachments: list[StoredFile] = field(default_factory=list)
+    thread_refs: list[str] = field(default_factory=list)
+    # extra identities of the same person given with the message (phone, email on a form)
+    also_known_as: list[Sender] = field(default_factory=list)
+    inbox_id: int | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(slots=True)
+class IngestResult:
+    """What the ingestion path tells the channel that delivered a payload."""
+
+    inbox_id: int
+    tracking_id: str | None
+    status: str | None
+    created: bool  # False for a duplicate delivery or a follow-up
+    duplicate: bool = False
+    follow_up: bool = False
+    quarantined: bool = False
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class OutboundMessage:
+    """One outbox item handed to an adapter's ``send``."""
+
+    outbox_id: int
+    channel: str
+    recipient: str
+    text: str
+    kind: str
+    tracking_id: str | None = None
+    reply_to: str | None = None
+
+
+@dataclass(slots=True)
+class SendResult:
+    provider_message_id: str | None = None

@@ -1,0 +1,59 @@
+"""Hook specifications. See docs/plugin_hooks.md for one section per hook."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Callable
+
+import pluggy
+
+if TYPE_CHECKING:
+    from core.adapter import Adapter
+    from core.canonical import InboundMessage, Location
+    from core.unit import NewReport, UnitOfWork
+
+hookspec = pluggy.HookspecMarker("kanal")
+hookimpl = pluggy.HookimplMarker("kanal")
+
+
+@hookspec
+def kanal_register_adapters(register: Callable[[type[Adapter]], None]) -> None:
+    """Add adapter classes to the registry.
+
+    :param register: call it with each adapter class this plugin provides.
+    """
+
+
+@hookspec(firstresult=True)
+def kanal_classify(message: InboundMessage) -> str | None:
+    """Choose the category of a new report; the first non-None answer wins.
+
+    :param message: the canonical inbound message that opens the report.
+    """
+
+
+@hookspec(firstresult=True)
+def kanal_locate(message: InboundMessage) -> Location | None:
+    """Place a new report: fill in the kelurahan of its location; the first answer wins.
+
+    :param message: the canonical inbound message; ``message.location`` may be None.
+    """
+
+
+@hookspec
+def kanal_report_created(report: NewReport, message: InboundMessage, uow: UnitOfWork) -> None:
+    """Hand a new report over: open its case, assign it, start its SLA.
+
+    :param report: the report just created, with its tracking ID.
+    :param message: the inbound message that opened it.
+    :param uow: the unit of work of this transaction; write through it.
+    """
+
+
+@hookspec(firstresult=True)
+def kanal_format_outbound(kind: str, report: NewReport, language: str) -> str | None:
+    """Write the text of an outbound message to the citizen; the first answer wins.
+
+    :param kind: what the message is for, such as ``ack`` or ``follow_up_ack``.
+    :param report: the report the message is about.
+    :param language: ``id`` (Bahasa Indonesia) or ``en``.
+    """

@@ -1,0 +1,181 @@
+"""The canonical model as SQLModel tables. Times are UTC; pages show them in WIB."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any, Optional
+
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(**kw: Any) -> Any:
+    return Field(sa_column=Column(DateTime(timezone=True), **kw))
+
+
+class InboxItem(SQLModel, table=True):
+    """A raw provider payload, committed before the provider gets its 2xx."""
+
+    __tablename__ = "inbox_item"
+    __table_args__ = (
+        UniqueConstraint("channel", "external_id", name="uq_inbox_channel_external_id"),
+        Index("ix_inbox_status", "status", "id"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=64)
+    external_id: str = Field(max_length=255)
+    content_type: str = Field(default="application/json", max_length=128)
+    payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
+    received_at: Optional[datetime] = _ts(nullable=True)
+    ingested_at: datetime = _ts(nullable=False)
+    # pending -> processed | quarantined
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    error: Optional[str] = None
+    processed_at: Optional[datetime] = _ts(nullable=True)
+    report_id: Optional[int] = Field(default=None, foreign_key="report.id")
+    message_id: Optional[int] = None
+
+
+class Reporter(SQLModel, table=True):
+    """One person, who may reach us on several channels. Personal data: never public."""
+
+    __tablename__ = "reporter"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    display_name: Optional[str] = Field(default=None, max_length=255)
+    created_at: datetime = _ts(nullable=False)
+
+
+class ReporterIdentity(SQLModel, table=True):
+    """A reporter's handle on one kind of channel (E.164 phone, email, app user id, ...)."""
+
+    __tablename__ = "reporter_identity"
+    __table_args__ = (UniqueConstraint("kind", "handle", name="uq_identity_kind_handle"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    reporter_id: int = Field(foreign_key="reporter.id", index=True)
+    kind: str = Field(max_length=32)
+    handle: str = Field(max_length=255)
+    channel: str = Field(max_length=64)
+    created_at: datetime = _ts(nullable=False)
+
+
+class Report(SQLModel, table=True):
+    """The canonical report: one per complaint, whatever channel it came through."""
+
+    __tablename__ = "report"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    tracking_id: str = Field(max_length=16, unique=True)
+    status: str = Field(default="Menunggu", max_length=32, index=True)
+    category: Optional[str] = Field(default=None, max_length=64)
+    channel: str = Field(max_length=64)
+    official_channel: str = Field(max_length=64)
+    reporter_id: Optional[int] = Field(default=None, foreign_key="reporter.id", index=True)
+    lat: Optional[float] = None
+    lon: Optional[float] = None
+    address: Optional[str] = None
+    kelurahan_code: Optional[str] = Field(default=None, max_length=16, index=True)
+    kelurahan_name: Optional[str] = Field(default=None, max_length=128)
+    kecamatan_code: Optional[str] = Field(default=None, max_length=16)
+    kota_code: Optional[str] = Field(default=None, max_length=16)
+    # kelurahan:<code> once routed, or "triage" when nobody can be assigned automatically
+    queue: Optional[str] = Field(default=None, max_length=64, index=True)
+    sla_due_at: Optional[datetime] = _ts(nullable=True)
+    created_at: datetime = _ts(nullable=False)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class Message(SQLModel, table=True):
+    """An inbound or outbound message of a report, in order."""
+
+    __tablename__ = "message"
+    __table_args__ = (Index("ix_message_report", "report_id", "id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id")
+    direction: str = Field(max_length=3)  # "in" | "out"
+    channel: str = Field(max_length=64)
+    external_id: Optional[str] = Field(default=None, max_length=255)
+    inbox_id: Optional[int] = Field(default=None, foreign_key="inbox_item.id")
+    reporter_id: Optional[int] = Field(default=None, foreign_key="reporter.id")
+    kind: str = Field(default="complaint", max_length=32)  # complaint|follow_up|ack|status
+    subject: Optional[str] = None
+    text: str = ""
+    thread_refs: Optional[list] = Field(default=None, sa_column=Column(JSON))
+    # outbound delivery: queued | sent | delivered_inline | failed
+    delivery: Optional[str] = Field(default=None, max_length=32)
+    sent_at: Optional[datetime] = _ts(nullable=True)  # provider's time for inbound
+    created_at: datetime = _ts(nullable=False)
+
+
+class Attachment(SQLModel, table=True):
+    """A file that came with a message, stored content-addressed by sha256."""
+
+    __tablename__ = "attachment"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    report_id: int = Field(foreign_key="report.id", index=True)
+    media_type: str = Field(max_length=128)
+    size: int
+    sha256: str = Field(max_length=64)
+    path: str
+    source_url: Optional[str] = None
+    filename: Optional[str] = Field(default=None, max_length=255)
+    created_at: datetime = _ts(nullable=False)
+
+
+class CaseEvent(SQLModel, table=True):
+    """The case history of a report; ``public`` events appear on the tracking page."""
+
+    __tablename__ = "case_event"
+    __table_args__ = (Index("ix_case_event_report", "report_id", "id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id")
+    kind: str = Field(max_length=32)
+    status: Optional[str] = Field(default=None, max_length=32)
+    note: Optional[str] = None
+    actor: Optional[str] = Field(default=None, max_length=64)
+    public: bool = True
+    created_at: datetime = _ts(nullable=False)
+
+
+class ChannelState(SQLModel, table=True):
+    """Per channel: poll cursor and health."""
+
+    __tablename__ = "channel_state"
+    channel: str = Field(primary_key=True, max_length=64)
+    cursor: Optional[str] = None
+    health: str = Field(default="unknown", max_length=16)  # ok | degraded | failing | unknown
+    last_ok_at: Optional[datetime] = _ts(nullable=True)
+    last_error: Optional[str] = None
+    last_error_at: Optional[datetime] = _ts(nullable=True)
+    updated_at: datetime = _ts(nullable=False)
+
+
+class OutboxItem(SQLModel, table=True):
+    """An outbound message waiting for, or done with, delivery by its channel's adapter."""
+
+    __tablename__ = "outbox_item"
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=64)
+    report_id: Optional[int] = Field(default=None, foreign_key="report.id")
+    message_id: Optional[int] = Field(default=None, foreign_key="message.id")
+    recipient: str = Field(max_length=255)
+    kind: str = Field(default="ack", max_length=32)
+    text: str
+    reply_to: Optional[str] = Field(default=None, max_length=255)
+    # pending -> sent | dead (after max attempts)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _ts(nullable=False)
+    last_error: Optional[str] = None
+    provider_message_id: Optional[str] = Field(default=None, max_length=255)
+    created_at: datetime = _ts(nullable=False)
+    sent_at: Optional[datetime] = _ts(nullable=True)
+
+
+metadata = SQLModel.metadata
+TABLES = {t.name: t for t in metadata.sorted_tables}
