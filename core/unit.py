@@ -56,6 +56,7 @@ class UnitOfWork:
 
     now: datetime
     case_events: list[CaseEventDraft] = field(default_factory=list)
+    changed_reports: list[NewReport] = field(default_factory=list)
 
     def add_case_event(
         self,

@@ -1,0 +1,130 @@
+"""FakeChannel: a real adapter with in-memory queues, for tests and demos.
+
+Payloads pushed with ``push`` are picked up by ``poll`` (the scheduler's poll job, or
+``Kanal.poll_channel``); ``POST /webhooks/<channel>`` takes the same JSON; messages the
+dispatcher sends land in ``sent``. ``fail_sends(n)`` makes the next n sends raise.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import deque
+from datetime import datetime
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from core import tracking
+from core.adapter import Adapter, Envelope, InboxRecord, NormalizeError
+from core.canonical import InboundMessage, Location, OutboundMessage, Sender, SendResult
+from core.errors import ApiError
+from core.hookspecs import hookimpl
+
+
+class FakePayload(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    id: str = Field(min_length=1, max_length=128)
+    sender: str | None = Field(default=None, alias="from", max_length=128)
+    name: str | None = None
+    text: str = Field(min_length=1)
+    subject: str | None = None
+    category: str | None = None
+    lat: float | None = None
+    lon: float | None = None
+    address: str | None = None
+    refs: list[str] = Field(default_factory=list)
+    sent_at: datetime | None = None
+
+
+class FakeSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # a shared secret webhook callers must send as X-Fake-Token, when set
+    token: str | None = None
+
+
+class FakeChannel(Adapter):
+    name = "fake"
+    sender_kind = "fake"
+    Settings = FakeSettings
+    polls = True
+    poll_interval_seconds = 1.0
+    send_rate_per_second = 1000.0
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.inbound: deque[dict] = deque()
+        self.sent: list[OutboundMessage] = []
+        self._fail = 0
+        self._lock = threading.Lock()
+        self._sequence = 0
+
+    # -- test controls -----------------------------------------------------------------
+
+    def push(self, text: str, *, sender: str | None = "user-1", id: str | None = None,
+             **fields) -> str:
+        with self._lock:
+            self._sequence += 1
+            message_id = id or f"m{self._sequence}"
+            self.inbound.append({"id": message_id, "from": sender, "text": text, **fields})
+        return message_id
+
+    def fail_sends(self, count: int) -> None:
+        self._fail = count
+
+    # -- adapter -----------------------------------------------------------------------
+
+    def poll(self, cursor):
+        with self._lock:
+            items = list(self.inbound)
+            self.inbound.clear()
+        envelopes = [Envelope(self.channel_id, str(item["id"]),
+                              json.dumps(item, default=str).encode()) for item in items]
+        position = int(cursor or 0) + len(envelopes)
+        return envelopes, str(position)
+
+    async def webhook(self, request: Request):
+        if request.method != "POST":
+            return None
+        if self.settings.token and request.headers.get("x-fake-token") != self.settings.token:
+            raise ApiError(401, "bad_signature", "X-Fake-Token does not match")
+        body = await request.body()
+        try:
+            payload = FakePayload.model_validate_json(body)
+        except ValidationError as exc:
+            raise ApiError(400, "malformed_payload", str(exc.errors()[0]["msg"]))
+        result = await self.runtime.ingest(Envelope(self.channel_id, payload.id, body))
+        return JSONResponse(status_code=200 if result.duplicate else 201, content={
+            "tracking_id": tracking.display(result.tracking_id) if result.tracking_id else None,
+            "duplicate": result.duplicate, "follow_up": result.follow_up,
+            "quarantined": result.quarantined,
+        })
+
+    def normalize(self, item: InboxRecord) -> InboundMessage:
+        try:
+            p = FakePayload.model_validate_json(item.payload)
+        except ValidationError as exc:
+            raise NormalizeError(f"bad fake payload: {exc.errors()[0]['msg']}") from exc
+        location = None
+        if p.lat is not None or p.address:
+            location = Location(lat=p.lat, lon=p.lon, address=p.address)
+        return InboundMessage(
+            channel=self.channel_id, official_channel=self.official.id,
+            external_id=item.external_id, text=p.text, subject=p.subject,
+            sender=Sender("fake", p.sender, p.name) if p.sender else None,
+            received_at=p.sent_at, category=p.category, location=location,
+            thread_refs=p.refs,
+        )
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        if self._fail > 0:
+            self._fail -= 1
+            raise ConnectionError("fake provider is down")
+        self.sent.append(message)
+        return SendResult(provider_message_id=f"fake-out-{message.outbox_id}")
+
+
+@hookimpl
+def kanal_register_adapters(register):
+    register(FakeChannel)

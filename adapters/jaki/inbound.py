@@ -1,0 +1,168 @@
+"""JAKI intake: ``POST /api/v1/jaki/reports`` (JSON, or multipart with up to 5 photos)."""
+
+from __future__ import annotations
+
+import json
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.datastructures import UploadFile
+
+from adapters.jaki.payloads import JakiInbox, JakiReport, StoredPhoto
+from core import tracking
+from core.adapter import Envelope
+from core.errors import ApiError
+from core.storage import UploadError, check_upload
+
+router = APIRouter(tags=["jaki"])
+_FLAT_FIELDS = ("external_id", "text", "category")
+
+
+def _adapter(request: Request):
+    kanal = request.app.state.kanal
+    statuses = [c for c in kanal.channels if c.config.adapter == "jaki"]
+    ready = next((c.adapter for c in statuses if c.adapter is not None), None)
+    if ready is None:
+        reason = statuses[0].reason if statuses else "no JAKI channel is configured"
+        raise ApiError(503, "channel_disabled", f"the JAKI channel is disabled: {reason}")
+    return ready
+
+
+def _authenticate(request: Request, adapter) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, presented = header.partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
+        raise ApiError(401, "missing_api_key",
+                       "send the client's API key as 'Authorization: Bearer <key>'")
+    client = adapter.settings.client_for(presented.strip())
+    if client is None:
+        raise ApiError(401, "bad_api_key", "the API key is not valid")
+    return client
+
+
+def _validation_error(exc: ValidationError) -> ApiError:
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first["loc"])
+    if field == "text" and first["type"] in ("missing", "value_error", "string_type"):
+        return ApiError(422, "missing_text", "text is required and must not be empty")
+    if field == "external_id" and first["type"] == "missing":
+        return ApiError(422, "missing_external_id", "external_id is required")
+    return ApiError(422, "invalid_field", f"{field}: {first['msg']}")
+
+
+def _check(adapter, report: JakiReport) -> None:
+    limit = adapter.runtime.settings.max_text_chars
+    if len(report.text) > limit:
+        raise ApiError(422, "text_too_long",
+                       f"text is {len(report.text)} characters; the limit is {limit}")
+    known = {c["id"] for c in adapter.runtime.categories()}
+    if report.category is not None and report.category not in known:
+        raise ApiError(422, "unknown_category",
+                       f"category {report.category!r} is not one of: {', '.join(sorted(known))}")
+
+
+async def _read_json(request: Request, adapter) -> JakiReport:
+    body = await request.body()
+    try:
+        return JakiReport.model_validate_json(body)
+    except ValidationError as exc:
+        if any(e["type"] == "json_invalid" for e in exc.errors()):
+            raise ApiError(400, "malformed_json", "the request body is not valid JSON")
+        if exc.errors()[0]["type"] == "model_type":
+            raise ApiError(400, "malformed_json", "the request body must be a JSON object")
+        raise _validation_error(exc)
+
+
+async def _read_multipart(request: Request, adapter) -> tuple[JakiReport, list[StoredPhoto]]:
+    settings = adapter.runtime.settings
+    try:
+        form = await request.form(max_files=settings.max_photos + 20, max_fields=100,
+                                  max_part_size=settings.max_photo_bytes + 1024)
+    except Exception as exc:  # python-multipart and starlette raise several kinds
+        raise ApiError(400, "malformed_multipart", f"cannot read the form: {exc}")
+    try:
+        if "report" in form:
+            try:
+                data = json.loads(form["report"])
+            except (TypeError, ValueError):
+                raise ApiError(400, "malformed_json", "the 'report' part is not valid JSON")
+            if not isinstance(data, dict):
+                raise ApiError(400, "malformed_json", "the 'report' part must be an object")
+        else:
+            data = {k: form[k] for k in _FLAT_FIELDS if k in form}
+            loc = {k: form[k] for k in ("lat", "lon", "address") if form.get(k) not in (None, "")}
+            if loc:
+                data["location"] = loc
+            who = {k: form[k] for k in ("app_user_id", "name", "phone", "email") if k in form}
+            if who:
+                data["reporter"] = who
+        try:
+            report = JakiReport.model_validate(data)
+        except ValidationError as exc:
+            raise _validation_error(exc)
+        _check(adapter, report)
+        files = [f for key in ("photos", "photo") for f in form.getlist(key)
+                 if isinstance(f, UploadFile)]
+        if len(files) > settings.max_photos:
+            raise ApiError(422, "too_many_photos",
+                           f"{len(files)} photos sent; at most {settings.max_photos}")
+        blobs = [(f.filename, await f.read(settings.max_photo_bytes + 1)) for f in files]
+    finally:
+        await form.close()
+    checked = []
+    for filename, blob in blobs:  # all are checked before any is stored
+        try:
+            checked.append((filename, blob, check_upload(
+                blob, filename=filename, max_bytes=settings.max_photo_bytes)))
+        except UploadError as exc:
+            status = {"file_too_large": 413, "unsupported_file_type": 415}.get(exc.reason, 422)
+            code = {"file_too_large": "photo_too_large",
+                    "unsupported_file_type": "photo_wrong_type"}.get(exc.reason, exc.reason)
+            raise ApiError(status, code, str(exc))
+    photos = []
+    for filename, blob, media_type in checked:
+        stored = adapter.runtime.store.put(blob, media_type, filename)
+        photos.append(StoredPhoto(sha256=stored.sha256, media_type=stored.media_type,
+                                  size=stored.size, path=stored.path, filename=filename))
+    return report, photos
+
+
+@router.post(
+    "/api/v1/jaki/reports", status_code=201, summary="Submit a report from the JAKI app",
+    responses={200: {"description": "repeat of an earlier external_id: the same tracking ID"},
+               401: {"description": "missing or bad API key"},
+               422: {"description": "invalid report"}},
+)
+async def submit(request: Request) -> JSONResponse:
+    """JSON body, or multipart with either a ``report`` JSON part or flat fields, and up to
+    5 ``photos``. Answers 201 with the tracking ID, or 200 with the same tracking ID when
+    the ``external_id`` was seen before."""
+    adapter = _adapter(request)
+    client = _authenticate(request, adapter)
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media == "multipart/form-data":
+        report, photos = await _read_multipart(request, adapter)
+    elif media in ("application/json", ""):
+        report, photos = await _read_json(request, adapter), []
+        _check(adapter, report)
+    else:
+        raise ApiError(415, "unsupported_media_type",
+                       "send application/json or multipart/form-data")
+    wrapped = JakiInbox(client=client, report=report, photos=photos)
+    result = await adapter.runtime.ingest(Envelope(
+        channel=adapter.channel_id,
+        external_id=f"{client}:{report.external_id}",
+        payload=wrapped.model_dump_json(exclude_none=True).encode(),
+        content_type="application/vnd.kanal.jaki+json",
+        received_at=report.reported_at,
+    ))
+    if result.quarantined or result.tracking_id is None:
+        return JSONResponse(status_code=202, content={
+            "tracking_id": None, "status": "quarantined",
+            "reason": "the report was kept but could not be processed; staff will review it",
+        })
+    body = {"tracking_id": tracking.display(result.tracking_id), "status": result.status,
+            "follow_up": result.follow_up,
+            "url": f"/lacak/{tracking.display(result.tracking_id)}"}
+    return JSONResponse(status_code=200 if result.duplicate else 201, content=body)

@@ -1,0 +1,60 @@
+"""The JAKI app channel (official channel 1)."""
+
+from __future__ import annotations
+
+from core.adapter import Adapter, InboxRecord, NormalizeError
+from core.canonical import InboundMessage, Location, Sender, StoredFile
+from core.hookspecs import hookimpl
+from core.identity import contact_senders
+
+from adapters.jaki.inbound import router
+from adapters.jaki.payloads import JakiInbox
+from adapters.jaki.settings import JakiSettings
+
+
+class JakiAdapter(Adapter):
+    name = "jaki"
+    sender_kind = "jaki"
+    Settings = JakiSettings
+    secrets = ("api_keys",)
+    replies_inline = True
+
+    @classmethod
+    def router(cls):
+        return router
+
+    def normalize(self, item: InboxRecord) -> InboundMessage:
+        try:
+            wrapped = JakiInbox.model_validate_json(item.payload)
+        except ValueError as exc:
+            raise NormalizeError(f"not a JAKI inbox payload: {exc}") from exc
+        r = wrapped.report
+        who = r.reporter
+        sender = None
+        aka: list[Sender] = []
+        if who is not None and who.app_user_id:
+            sender = Sender(f"jaki:{wrapped.client}", who.app_user_id, who.name)
+            # the app verifies phone and email at sign-up, so they identify the person
+            aka = contact_senders(who.phone, who.email, name=who.name)
+        location = None
+        if r.location is not None and (r.location.lat is not None or r.location.address):
+            location = Location(lat=r.location.lat, lon=r.location.lon,
+                                address=r.location.address)
+        return InboundMessage(
+            channel=self.channel_id,
+            official_channel=self.official.id,
+            external_id=item.external_id,
+            text=r.text,
+            sender=sender,
+            also_known_as=aka,
+            received_at=r.reported_at or item.received_at,
+            category=r.category,
+            location=location,
+            attachments=[StoredFile(media_type=p.media_type, size=p.size, sha256=p.sha256,
+                                    path=p.path, filename=p.filename) for p in wrapped.photos],
+        )
+
+
+@hookimpl
+def kanal_register_adapters(register):
+    register(JakiAdapter)

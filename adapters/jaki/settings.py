@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+import hmac
+
+from pydantic import BaseModel, ConfigDict, field_validator
+
+
+class JakiSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    # "key" or "client=key,client2=key2"; one key per client application
+    api_keys: str
+
+    @field_validator("api_keys")
+    @classmethod
+    def _parse_check(cls, value: str) -> str:
+        if not parse_keys(value):
+            raise ValueError("no API key given")
+        return value
+
+    def client_for(self, presented: str) -> str | None:
+        """The client application owning ``presented``, compared in constant time."""
+        found = None
+        for client, key in parse_keys(self.api_keys).items():
+            if hmac.compare_digest(key.encode(), presented.encode()):
+                found = client
+        return found
+
+
+def parse_keys(value: str) -> dict[str, str]:
+    keys: dict[str, str] = {}
+    for i, part in enumerate(p.strip() for p in (value or "").split(",")):
+        if not part:
+            continue
+        client, sep, key = part.partition("=")
+        if not sep:
+            client, key = ("default" if i == 0 else f"client{i}"), part
+        if key.strip():
+            keys[client.strip()] = key.strip()
+    return keys

@@ -1,0 +1,152 @@
+"""The adapter contract: what a channel plugin implements, and the registry it joins."""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+
+from pydantic import BaseModel, ConfigDict
+
+from core.canonical import InboundMessage, IngestResult, OutboundMessage, SendResult
+from core.config import ChannelConfig, OfficialChannel
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter, Request, Response
+
+    from core.storage import AttachmentStore
+
+
+class NoSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+@dataclass(slots=True)
+class InboxRecord:
+    """A committed inbox row, as an adapter's ``normalize`` receives it."""
+
+    id: int
+    channel: str
+    external_id: str
+    content_type: str
+    payload: bytes
+    received_at: datetime | None
+
+
+@dataclass(slots=True)
+class Envelope:
+    """A raw payload on its way into the inbox."""
+
+    channel: str
+    external_id: str
+    payload: bytes
+    content_type: str = "application/json"
+    received_at: datetime | None = None
+
+
+class NormalizeError(ValueError):
+    """The payload cannot become a canonical message; it is quarantined with this reason."""
+
+
+class Runtime(Protocol):
+    """What the gateway gives every adapter."""
+
+    store: AttachmentStore
+
+    def ingest(self, envelope: Envelope) -> Awaitable[IngestResult]: ...
+
+    def render(self, request: Request, template: str, context: dict[str, Any],
+               status_code: int = 200) -> Response: ...
+
+    def categories(self) -> list[dict[str, str]]: ...
+
+
+class Adapter:
+    """Base class of channel adapters.
+
+    Subclasses set ``name`` (the adapter name used in channels.yaml), ``sender_kind`` (how
+    reporters' handles are keyed), optionally a pydantic ``Settings`` model validated from the
+    channel's ``settings``, ``requires`` (modules that must be importable) and ``secrets``
+    (settings fields to redact). They implement ``normalize``; push channels add ``router``
+    or ``webhook``; channels that reply through a provider implement ``send``.
+    """
+
+    name: ClassVar[str]
+    sender_kind: ClassVar[str] = "anonymous"
+    Settings: ClassVar[type[BaseModel]] = NoSettings
+    requires: ClassVar[tuple[str, ...]] = ()
+    secrets: ClassVar[tuple[str, ...]] = ()
+    # True when the citizen gets the tracking ID in the HTTP answer itself (JAKI, web form)
+    replies_inline: ClassVar[bool] = False
+
+    def __init__(self, channel: ChannelConfig, official: OfficialChannel, settings: BaseModel,
+                 runtime: Runtime):
+        self.channel = channel
+        self.official = official
+        self.settings = settings
+        self.runtime = runtime
+
+    @property
+    def channel_id(self) -> str:
+        return self.channel.id
+
+    def check(self) -> str | None:
+        """A reason the channel cannot run, or None when it is ready."""
+        return None
+
+    def normalize(self, item: InboxRecord) -> InboundMessage:
+        """Turn a committed raw payload into a canonical message. Must be deterministic
+        (it is replayed); raise NormalizeError for payloads that can never be read."""
+        raise NormalizeError(f"adapter {self.name!r} does not read inbound payloads")
+
+    @classmethod
+    def router(cls) -> APIRouter | None:
+        """HTTP routes of this adapter, mounted once by the gateway when a channel uses it.
+        Handlers find their channel with ``request.app.state.kanal`` (see gateway)."""
+        return None
+
+    async def webhook(self, request: Request) -> Response | None:
+        """Handle ``POST /webhooks/{channel}`` (and ``GET`` for handshakes); None = 404."""
+        return None
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """Deliver one outbox item through the provider; raise to have it retried."""
+        raise RuntimeError(f"adapter {self.name!r} cannot send messages")
+
+    def poll(self, cursor: str | None) -> tuple[list[Envelope], str | None] | None:
+        """Polling channels: new payloads since ``cursor`` and the next cursor."""
+        return None
+
+    polls: ClassVar[bool] = False
+    poll_interval_seconds: ClassVar[float] = 30.0
+    send_rate_per_second: ClassVar[float] = 10.0
+
+
+class AdapterRegistry:
+    """Filled through the ``kanal_register_adapters`` hook."""
+
+    def __init__(self) -> None:
+        self._classes: dict[str, type[Adapter]] = {}
+
+    def __call__(self, adapter_class: type[Adapter]) -> None:
+        name = getattr(adapter_class, "name", None)
+        if not name:
+            raise TypeError(f"{adapter_class!r} has no adapter name")
+        if name in self._classes and self._classes[name] is not adapter_class:
+            raise ValueError(f"two plugins register adapter {name!r}")
+        self._classes[name] = adapter_class
+
+    def get(self, name: str) -> type[Adapter] | None:
+        return self._classes.get(name)
+
+    def names(self) -> list[str]:
+        return sorted(self._classes)
+
+
+def missing_modules(adapter_class: type[Adapter]) -> list[str]:
+    return [m for m in adapter_class.requires if importlib.util.find_spec(m) is None]
+
+
+SettingsFactory = Callable[[dict[str, Any]], BaseModel]

@@ -1,0 +1,143 @@
+"""The minimal case engine: places a new report in its kelurahan, opens its case, starts its SLA."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import yaml
+
+from core.canonical import InboundMessage, Location
+from core.geo import KELURAHAN_CODE, Boundaries, Place, valid_coordinates
+from core.hookspecs import hookimpl
+from core.unit import NewReport, UnitOfWork
+
+STATUS_WAITING = "Menunggu"
+TRIAGE_QUEUE = "triage"
+NOTE_TRIAGE = "Laporan menunggu verifikasi lokasi oleh petugas"
+DEFAULT_SLA_HOURS = 72.0
+
+
+class SlaPolicyError(ValueError):
+    """The SLA policy file cannot be used (missing, not YAML, wrong shape, bad hours)."""
+
+
+@dataclass(frozen=True)
+class SlaPolicy:
+    """Time a unit has to give a first response, by category id (``config/sla.yaml``)."""
+
+    default_due: timedelta = timedelta(hours=DEFAULT_SLA_HOURS)
+    by_category: Mapping[str, timedelta] = field(default_factory=lambda: MappingProxyType({}))
+
+    @classmethod
+    def default(cls) -> SlaPolicy:
+        """72 hours for every category."""
+        return cls()
+
+    @classmethod
+    def from_yaml(cls, path: str | Path) -> SlaPolicy:
+        path = Path(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise SlaPolicyError(f"SLA policy file not found: {path}") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise SlaPolicyError(f"cannot read SLA policy file {path}: {exc}") from None
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise SlaPolicyError(f"{path}: invalid YAML: {exc}") from None
+        return cls.from_mapping(data, source=str(path))
+
+    @classmethod
+    def from_mapping(cls, data: Any, *, source: str = "SLA policy") -> SlaPolicy:
+        """Build from ``{"default_hours": 72, "categories": {"banjir": 24}}``."""
+        if not isinstance(data, dict):
+            raise SlaPolicyError(f"{source}: expected a mapping with 'default_hours'")
+        unknown = sorted(set(map(str, data)) - {"default_hours", "categories"})
+        if unknown:
+            raise SlaPolicyError(f"{source}: unknown key(s): {', '.join(unknown)}")
+        default = _hours(data.get("default_hours", DEFAULT_SLA_HOURS), f"{source}: default_hours")
+        categories = data.get("categories") or {}
+        if not isinstance(categories, dict):
+            raise SlaPolicyError(f"{source}: 'categories' must map category id to hours")
+        overrides: dict[str, timedelta] = {}
+        for category, hours in categories.items():
+            if not isinstance(category, str) or not category.strip():
+                raise SlaPolicyError(f"{source}: category id {category!r} is not a string")
+            overrides[category] = _hours(hours, f"{source}: categories.{category}")
+        return cls(default, MappingProxyType(overrides))
+
+    def due_for(self, category: str | None) -> timedelta:
+        if category is not None and category in self.by_category:
+            return self.by_category[category]
+        return self.default_due
+
+
+def _hours(value: Any, where: str) -> timedelta:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SlaPolicyError(f"{where}: hours must be a number, got {value!r}")
+    if not math.isfinite(value) or value <= 0:
+        raise SlaPolicyError(f"{where}: hours must be a positive number, got {value!r}")
+    return timedelta(hours=value)
+
+
+class CaseEngine:
+    """Built-in plugin: ``kanal_locate`` finds the kelurahan, ``kanal_report_created`` opens
+    the case in that kelurahan's queue (or in triage) and sets the SLA due time."""
+
+    def __init__(self, boundaries: Boundaries | None, sla: SlaPolicy) -> None:
+        self.boundaries = boundaries
+        self.sla = sla
+
+    def place_for(self, code: str) -> Place | None:
+        """Names of a kelurahan code (from the boundaries), or None when unknown."""
+        return self.boundaries.place_for(code) if self.boundaries is not None else None
+
+    @hookimpl
+    def kanal_locate(self, message: InboundMessage) -> Location | None:
+        """In order: a kelurahan code already given (walk-in office) is kept; a point is
+        located in the boundaries; without a usable point, a kelurahan named in the address,
+        then in the text. Otherwise None (the report goes to triage)."""
+        loc = message.location
+        if loc is not None and loc.kelurahan_code:
+            return Location(loc.lat, loc.lon, loc.address, loc.kelurahan_code)
+        if self.boundaries is None:
+            return None
+        if loc is not None and loc.has_point and valid_coordinates(loc.lat, loc.lon):
+            place = self.boundaries.locate(loc.lat, loc.lon)  # type: ignore[arg-type]
+            return Location(loc.lat, loc.lon, loc.address, place.code) if place else None
+        address = loc.address if loc is not None else None
+        for text in (address, message.text):
+            place = self.boundaries.find_named(text)
+            if place is not None:
+                lat, lon = (loc.lat, loc.lon) if loc is not None else (None, None)
+                return Location(lat, lon, address, place.code)
+        return None
+
+    @hookimpl
+    def kanal_report_created(
+        self, report: NewReport, message: InboundMessage, uow: UnitOfWork
+    ) -> None:
+        report.status = STATUS_WAITING
+        code = report.kelurahan_code
+        if code and KELURAHAN_CODE.fullmatch(code):
+            place = self.place_for(code)
+            if place is not None:
+                report.kelurahan_name = place.name
+            report.kecamatan_code = code[:8]
+            report.kota_code = code[:5]
+            report.queue = f"kelurahan:{code}"
+            where = f"Kelurahan {report.kelurahan_name}" if report.kelurahan_name else (
+                f"kelurahan dengan kode {code}")
+            uow.add_case_event(report, "opened", status=STATUS_WAITING,
+                               note=f"Laporan diteruskan ke {where}")
+        else:
+            report.queue = TRIAGE_QUEUE
+            uow.add_case_event(report, "triage", status=STATUS_WAITING, note=NOTE_TRIAGE)
+        report.sla_due_at = report.created_at + self.sla.due_for(report.category)

@@ -1,0 +1,46 @@
+"""Normalising reporters' handles so the same person is recognised across channels."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+from core.canonical import Sender
+
+
+def phone_e164(raw: str | None, region: str = "ID") -> str | None:
+    """``0812…``, ``+62812…``, ``62812…`` and ``whatsapp:+62812…`` all give ``+62812…``."""
+    if not raw:
+        return None
+    text = raw.strip()
+    if text.lower().startswith("whatsapp:"):
+        text = text[len("whatsapp:"):]
+    if text.startswith("62") and not text.startswith("+"):
+        text = "+" + text
+    try:
+        number = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def email_address(raw: str | None) -> str | None:
+    if not raw or "@" not in raw:
+        return None
+    local, _, domain = raw.strip().rpartition("@")
+    if not local or "." not in domain:
+        return None
+    return f"{local}@{domain.lower()}"
+
+
+def contact_senders(phone: str | None, email: str | None, *, name: str | None = None,
+                    prefix: str = "") -> list[Sender]:
+    """Senders for a phone and an email given with a message. ``prefix`` keeps
+    self-declared, unverified contacts (a web form) apart from verified ones."""
+    out = []
+    if (p := phone_e164(phone)) is not None:
+        out.append(Sender(prefix + "phone", p, name))
+    if (e := email_address(email)) is not None:
+        out.append(Sender(prefix + "email", e, name))
+    return out

@@ -1,0 +1,124 @@
+"""The durable inbox: raw payloads in, claimed in batches, replayable."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy.exc import IntegrityError
+
+from core.adapter import Envelope, InboxRecord
+from core.canonical import IngestResult
+from core.models import InboxItem, Report, utcnow
+from core.pipeline import Pipeline
+
+inbox_t = InboxItem.__table__
+report_t = Report.__table__
+_RECORD_COLS = (inbox_t.c.id, inbox_t.c.channel, inbox_t.c.external_id, inbox_t.c.content_type,
+                inbox_t.c.payload, inbox_t.c.received_at)
+
+
+def write(conn: Connection, envelopes: Sequence[Envelope],
+          now: datetime | None = None) -> list[tuple[int, bool]]:
+    """Commit-ready insert of raw payloads; returns (inbox id, is_new) per envelope.
+
+    (channel, external_id) is unique: a redelivery, also one racing in from another
+    process, maps to the row that is already there.
+    """
+    now = now or utcnow()
+    keys = [(e.channel, e.external_id) for e in envelopes]
+    existing: dict[tuple[str, str], int] = {}
+    for i in range(0, len(keys), 400):
+        chunk = sorted(set(keys[i:i + 400]))
+        for channel, ext, inbox_id in conn.execute(
+            select(inbox_t.c.channel, inbox_t.c.external_id, inbox_t.c.id)
+            .where(tuple_(inbox_t.c.channel, inbox_t.c.external_id).in_(chunk))
+        ):
+            existing[(channel, ext)] = inbox_id
+    fresh: dict[tuple[str, str], Envelope] = {}
+    for key, env in zip(keys, envelopes):
+        if key not in existing and key not in fresh:
+            fresh[key] = env
+    new_keys: set[tuple[str, str]] = set()
+    if fresh:
+        rows = [{"channel": e.channel, "external_id": e.external_id,
+                 "content_type": e.content_type, "payload": e.payload,
+                 "received_at": e.received_at, "ingested_at": now, "status": "pending",
+                 "attempts": 0} for e in fresh.values()]
+        try:
+            with conn.begin_nested():
+                ids = conn.execute(
+                    insert(inbox_t).returning(inbox_t.c.id, sort_by_parameter_order=True), rows
+                ).scalars()
+                for key, inbox_id in zip(fresh, ids):
+                    existing[key] = inbox_id
+                    new_keys.add(key)
+        except IntegrityError:
+            # another process committed some of these keys meanwhile: one at a time
+            for key, row in zip(fresh, rows):
+                try:
+                    with conn.begin_nested():
+                        existing[key] = conn.execute(
+                            insert(inbox_t).returning(inbox_t.c.id), row).scalar_one()
+                        new_keys.add(key)
+                except IntegrityError:
+                    existing[key] = conn.execute(
+                        select(inbox_t.c.id).where(inbox_t.c.channel == key[0],
+                                                   inbox_t.c.external_id == key[1])
+                    ).scalar_one()
+    out, reported = [], set()
+    for key in keys:
+        is_new = key in new_keys and key not in reported
+        reported.add(key)
+        out.append((existing[key], is_new))
+    return out
+
+
+def claim(conn: Connection, *, ids: Sequence[int] | None = None, limit: int | None = None,
+          skip_locked: bool = True, channels: Sequence[str] | None = None) -> list[InboxRecord]:
+    """Lock pending rows for processing (FOR UPDATE on PostgreSQL; SQLite has one writer)."""
+    stmt = select(*_RECORD_COLS).where(inbox_t.c.status == "pending").order_by(inbox_t.c.id)
+    if ids is not None:
+        stmt = stmt.where(inbox_t.c.id.in_(list(ids)))
+    if channels is not None:
+        stmt = stmt.where(inbox_t.c.channel.in_(list(channels)))
+    if limit is not None:
+        stmt = stmt.limit(limit)
+    stmt = stmt.with_for_update(skip_locked=skip_locked)
+    return [InboxRecord(*row) for row in conn.execute(stmt)]
+
+
+def outcomes(conn: Connection, inbox_ids: Sequence[int]) -> dict[int, IngestResult]:
+    """What already happened to these inbox rows (for duplicate deliveries)."""
+    out: dict[int, IngestResult] = {}
+    stmt = (
+        select(inbox_t.c.id, inbox_t.c.status, inbox_t.c.error, report_t.c.tracking_id,
+               report_t.c.status)
+        .select_from(inbox_t.outerjoin(report_t, report_t.c.id == inbox_t.c.report_id))
+        .where(inbox_t.c.id.in_(list(inbox_ids)))
+    )
+    for inbox_id, state, error, tid, report_status in conn.execute(stmt):
+        out[inbox_id] = IngestResult(
+            inbox_id=inbox_id, tracking_id=tid, status=report_status, created=False,
+            duplicate=True, quarantined=state == "quarantined", error=error,
+        )
+    return out
+
+
+def drain(engine: Engine, pipeline: Pipeline, *, batch_size: int = 500,
+          channels: Sequence[str] | None = None, max_batches: int | None = None) -> int:
+    """Process pending inbox rows until none are left; returns how many were processed.
+    Rows of channels that are not running stay pending."""
+    if channels is None:
+        channels = list(pipeline.adapters)
+    done = batches = 0
+    while max_batches is None or batches < max_batches:
+        with engine.begin() as conn:
+            rows = claim(conn, limit=batch_size, channels=channels)
+            if not rows:
+                break
+            pipeline.process(conn, rows)
+        done += len(rows)
+        batches += 1
+    return done

@@ -1,0 +1,131 @@
+"""The outbox dispatcher: sends queued messages through their channel's adapter, with
+retries, back-off with jitter, a per-channel rate limit and a record of every attempt."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine, select, update
+
+from core.adapter import Adapter
+from core.canonical import OutboundMessage
+from core.health import record_health
+from core.models import Message, OutboxItem, Report, utcnow
+
+log = logging.getLogger(__name__)
+outbox_t = OutboxItem.__table__
+message_t = Message.__table__
+report_t = Report.__table__
+
+
+class TokenBucket:
+    def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic):
+        self.rate, self.burst, self.clock = rate, burst, clock
+        self.tokens, self.at = burst, clock()
+
+    def take(self) -> bool:
+        now = self.clock()
+        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
+        self.at = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        engine: Engine,
+        adapters: Mapping[str, Adapter],
+        *,
+        clock: Callable[[], datetime] = utcnow,
+        max_attempts: int = 8,
+        base_delay: float = 5.0,
+        max_delay: float = 3600.0,
+        lease_seconds: float = 120.0,
+        jitter: Callable[[], float] = random.random,
+    ):
+        self.engine = engine
+        self.adapters = adapters
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.base_delay = base_delay
+        self.max_delay = max_delay
+        self.lease = timedelta(seconds=lease_seconds)
+        self.jitter = jitter
+        self.buckets = {
+            name: TokenBucket(a.send_rate_per_second, max(1.0, a.send_rate_per_second))
+            for name, a in adapters.items()
+        }
+
+    def backoff(self, attempts: int) -> timedelta:
+        delay = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
+        return timedelta(seconds=delay * (0.5 + self.jitter() / 2))
+
+    def run_once(self, limit: int = 100) -> int:
+        """Send what is due; returns how many items were attempted."""
+        sendable = [c for c, a in self.adapters.items() if not a.replies_inline]
+        if not sendable:
+            return 0
+        now = self.clock()
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(outbox_t.c.id, outbox_t.c.channel, outbox_t.c.recipient,
+                       outbox_t.c.text, outbox_t.c.kind, outbox_t.c.reply_to,
+                       outbox_t.c.attempts, outbox_t.c.message_id, report_t.c.tracking_id)
+                .select_from(outbox_t.outerjoin(report_t,
+                                                report_t.c.id == outbox_t.c.report_id))
+                .where(outbox_t.c.status == "pending", outbox_t.c.next_attempt_at <= now,
+                       outbox_t.c.channel.in_(sendable))
+                .order_by(outbox_t.c.next_attempt_at, outbox_t.c.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True, of=outbox_t)
+            ).all()
+            rows = [r for r in rows if self.buckets[r.channel].take()]
+            if rows:  # lease: another dispatcher leaves them alone while we send
+                conn.execute(update(outbox_t).where(outbox_t.c.id.in_([r.id for r in rows]))
+                             .values(next_attempt_at=now + self.lease))
+        for row in rows:
+            self._send(row)
+        return len(rows)
+
+    def _send(self, row) -> None:
+        adapter = self.adapters[row.channel]
+        message = OutboundMessage(
+            outbox_id=row.id, channel=row.channel, recipient=row.recipient, text=row.text,
+            kind=row.kind, tracking_id=row.tracking_id, reply_to=row.reply_to,
+        )
+        attempts = row.attempts + 1
+        try:
+            result = adapter.send(message)
+        except Exception as exc:
+            error = f"{type(exc).__name__}: {exc}"[:2000]
+            dead = attempts >= self.max_attempts
+            now = self.clock()
+            log.warning("outbox %s on %s failed (attempt %d): %s", row.id, row.channel,
+                        attempts, error)
+            with self.engine.begin() as conn:
+                conn.execute(update(outbox_t).where(outbox_t.c.id == row.id).values(
+                    attempts=attempts, last_error=error,
+                    status="dead" if dead else "pending",
+                    next_attempt_at=now + self.backoff(attempts)))
+                if dead and row.message_id:
+                    conn.execute(update(message_t).where(message_t.c.id == row.message_id)
+                                 .values(delivery="failed"))
+                record_health(conn, row.channel, ok=False, error=f"send: {error}", now=now)
+            return
+        now = self.clock()
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox_t).where(outbox_t.c.id == row.id).values(
+                attempts=attempts, status="sent", sent_at=now, last_error=None,
+                provider_message_id=result.provider_message_id if result else None))
+            if row.message_id:
+                conn.execute(update(message_t).where(message_t.c.id == row.message_id).values(
+                    delivery="sent", sent_at=now,
+                    external_id=result.provider_message_id if result else None))
+            record_health(conn, row.channel, ok=True, now=now)

@@ -1,0 +1,127 @@
+"""Read models of a report: the public, PII-free view and the staff view."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Connection, select
+
+from core import tracking
+from core.models import (
+    Attachment, CaseEvent, InboxItem, Message, Report, Reporter, ReporterIdentity,
+)
+
+WIB = ZoneInfo("Asia/Jakarta")
+report_t = Report.__table__
+event_t = CaseEvent.__table__
+message_t = Message.__table__
+attachment_t = Attachment.__table__
+
+
+def wib(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(WIB).isoformat(timespec="seconds")
+
+
+def _load(conn: Connection, compact: str):
+    return conn.execute(select(report_t).where(report_t.c.tracking_id == compact)).first()
+
+
+def public_report(conn: Connection, compact: str, *, categories: dict[str, str] | None = None,
+                  areas: Any = None) -> dict[str, Any] | None:
+    """The public view: no reporter identity, no message text, no handles."""
+    r = _load(conn, compact)
+    if r is None:
+        return None
+    timeline: list[dict[str, Any]] = [{
+        "at": wib(r.created_at), "kind": "received", "status": "Menunggu",
+        "note": "Laporan diterima",
+    }]
+    for e in conn.execute(select(event_t).where(event_t.c.report_id == r.id,
+                                                event_t.c.public.is_(True))
+                          .order_by(event_t.c.id)):
+        timeline.append({"at": wib(e.created_at), "kind": e.kind, "status": e.status,
+                         "note": e.note})
+    for m in conn.execute(select(message_t.c.created_at).where(
+            message_t.c.report_id == r.id, message_t.c.kind == "follow_up")
+            .order_by(message_t.c.id)):
+        timeline.append({"at": wib(m.created_at), "kind": "follow_up", "status": None,
+                         "note": "Pelapor menambahkan keterangan"})
+    timeline.sort(key=lambda item: item["at"] or "")
+    photos = [
+        {"id": a.id, "media_type": a.media_type,
+         "url": f"/api/v1/reports/{compact}/photos/{a.id}"}
+        for a in conn.execute(select(attachment_t.c.id, attachment_t.c.media_type)
+                              .where(attachment_t.c.report_id == r.id,
+                                     attachment_t.c.media_type.like("image/%"))
+                              .order_by(attachment_t.c.id))
+    ]
+
+    def area(code: str | None, name: str | None) -> dict[str, Any] | None:
+        return {"code": code, "name": name} if code else None
+
+    kecamatan_name = kota_name = None
+    if areas is not None and r.kelurahan_code:
+        place = areas.place_for(r.kelurahan_code)
+        if place is not None:
+            kecamatan_name, kota_name = place.kecamatan_name, place.kota_name
+    return {
+        "tracking_id": tracking.display(r.tracking_id),
+        "status": r.status,
+        "category": ({"id": r.category, "name": (categories or {}).get(r.category, r.category)}
+                     if r.category else None),
+        "official_channel": r.official_channel,
+        "kelurahan": area(r.kelurahan_code, r.kelurahan_name),
+        "kecamatan": area(r.kecamatan_code, kecamatan_name),
+        "kota": area(r.kota_code, kota_name),
+        "created_at": wib(r.created_at),
+        "updated_at": wib(r.updated_at),
+        "timeline": timeline,
+        "photos": photos,
+    }
+
+
+def photo(conn: Connection, compact: str, attachment_id: int):
+    """The attachment row if it belongs to that report."""
+    return conn.execute(
+        select(attachment_t.c.sha256, attachment_t.c.media_type)
+        .join(report_t, report_t.c.id == attachment_t.c.report_id)
+        .where(report_t.c.tracking_id == compact, attachment_t.c.id == attachment_id)
+    ).first()
+
+
+def staff_report(conn: Connection, compact: str) -> dict[str, Any] | None:
+    """Everything about a report, for staff tools (contains personal data)."""
+    r = _load(conn, compact)
+    if r is None:
+        return None
+    reporter = None
+    if r.reporter_id is not None:
+        person = conn.execute(select(Reporter.__table__).where(
+            Reporter.__table__.c.id == r.reporter_id)).first()
+        ids = conn.execute(select(ReporterIdentity.__table__.c.kind,
+                                  ReporterIdentity.__table__.c.handle)
+                           .where(ReporterIdentity.__table__.c.reporter_id == r.reporter_id)
+                           ).all()
+        reporter = {"id": r.reporter_id, "name": person.display_name if person else None,
+                    "identities": [{"kind": k, "handle": h} for k, h in ids]}
+    messages = [{
+        "id": m.id, "direction": m.direction, "kind": m.kind, "channel": m.channel,
+        "external_id": m.external_id, "subject": m.subject, "text": m.text,
+        "delivery": m.delivery, "created_at": wib(m.created_at),
+    } for m in conn.execute(select(message_t).where(message_t.c.report_id == r.id)
+                            .order_by(message_t.c.id))]
+    base = public_report(conn, compact) or {}
+    return {
+        **base,
+        "id": r.id, "channel": r.channel, "queue": r.queue, "sla_due_at": wib(r.sla_due_at),
+        "location": {"lat": r.lat, "lon": r.lon, "address": r.address},
+        "reporter": reporter, "messages": messages,
+        "inbox_ids": [i for (i,) in conn.execute(select(InboxItem.__table__.c.id).where(
+            InboxItem.__table__.c.report_id == r.id))],
+    }

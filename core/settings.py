@@ -1,0 +1,50 @@
+"""Process settings from the environment (prefix KANAL_) and an optional .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+
+
+def resolve(path: str | Path) -> Path:
+    """A relative path is taken from the working directory, else from the project root."""
+    p = Path(path)
+    if p.is_absolute() or p.exists():
+        return p
+    candidate = PROJECT_ROOT / p
+    return candidate if candidate.exists() else p
+
+
+class KanalSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="KANAL_", env_file=".env", extra="ignore")
+
+    database_url: str = "sqlite:///kanal.sqlite3"
+    config: Path = Path("config/channels.yaml")
+    categories: Path = Path("config/categories.yaml")
+    sla_policy: Path = Path("config/sla.yaml")
+    boundaries: Path | None = None
+    # beyond this distance from every kelurahan a point is not routed (goes to triage)
+    boundaries_max_distance_m: float = 5000.0
+    data_dir: Path = Path("kanal-data")
+    public_base_url: str = ""
+    language: str = "id"
+    disable_plugins: list[str] = Field(default_factory=list)
+    # addresses of reverse proxies whose X-Forwarded-* headers are trusted
+    trusted_proxies: str = "127.0.0.1"
+    max_text_chars: int = 5000
+    max_photos: int = 5
+    max_photo_bytes: int = 5 * 1024 * 1024
+    max_body_bytes: int = 30 * 1024 * 1024
+    web_rate_per_minute: float = 10.0
+    web_rate_burst: int = 5
+    scheduler: bool = True
+    dispatch_interval_seconds: float = 2.0
+    inbox_sweep_seconds: float = 10.0
+    log_level: str = "INFO"
+
+    def path(self, name: str) -> Path:
+        return resolve(getattr(self, name))

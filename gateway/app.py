@@ -1,0 +1,95 @@
+"""The FastAPI app factory. Settings, engine and runtime are built here, never at import."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from core.settings import KanalSettings
+from gateway import public
+from gateway.errors import ApiError, BodyLimitMiddleware
+from gateway.pages import HERE
+from gateway.runtime import Kanal
+from gateway.webhooks import router as webhooks_router
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = None,
+               run_workers: bool = True) -> FastAPI:
+    kanal = kanal or Kanal(settings or KanalSettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        scheduler = None
+        if run_workers:
+            kanal.start()
+            replayed = kanal.replay()
+            if replayed:
+                log.info("replayed %d pending inbox payloads", replayed)
+            if kanal.settings.scheduler:
+                from gateway.scheduler import build_scheduler
+
+                scheduler = build_scheduler(kanal)
+                scheduler.start()
+        try:
+            yield
+        finally:
+            if scheduler is not None:
+                scheduler.shutdown(wait=True)
+            if run_workers:
+                kanal.stop()
+
+    app = FastAPI(
+        title="kanal",
+        summary="Intake gateway for city complaint channels",
+        version="0.1.0",
+        lifespan=lifespan,
+    )
+    app.state.kanal = kanal
+    app.add_middleware(BodyLimitMiddleware, max_bytes=kanal.settings.max_body_bytes)
+
+    @app.exception_handler(ApiError)
+    async def _api_error(request: Request, exc: ApiError):
+        return exc.response()
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError):
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid request"}
+        field = ".".join(str(p) for p in first.get("loc", ()) if p != "body")
+        return JSONResponse(status_code=422, content={
+            "error": "invalid_request",
+            "reason": f"{field}: {first.get('msg')}" if field else str(first.get("msg")),
+            "details": [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors],
+        })
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException):
+        return JSONResponse(status_code=exc.status_code,
+                            content={"error": "http_error", "reason": str(exc.detail)},
+                            headers=getattr(exc, "headers", None))
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict:
+        return {"ok": True}
+
+    app.include_router(public.router)
+    app.include_router(webhooks_router)
+    mounted = set()
+    for status in kanal.channels:
+        cls = kanal.registry.get(status.config.adapter)
+        if cls is None or cls in mounted:
+            continue
+        mounted.add(cls)
+        router = cls.router()
+        if router is not None:
+            app.include_router(router)
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+    return app

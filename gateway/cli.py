@@ -1,0 +1,221 @@
+"""The ``kanal`` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+
+from sqlalchemy import select, update
+
+from core import reports, tracking
+from core.db import make_engine, upgrade
+from core.models import InboxItem
+from core.settings import PROJECT_ROOT, KanalSettings
+
+
+def _kanal(settings: KanalSettings):
+    from gateway.runtime import Kanal
+
+    return Kanal(settings)
+
+
+def _print_table(rows: list[dict], columns: list[str]) -> None:
+    widths = {c: max([len(c)] + [len(str(r.get(c) or "")) for r in rows]) for c in columns}
+    print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
+    for r in rows:
+        print("  ".join(str(r.get(c) or "").ljust(widths[c]) for c in columns).rstrip())
+
+
+def cmd_serve(args, settings: KanalSettings) -> int:
+    import uvicorn
+
+    from gateway.app import create_app
+
+    migrate(settings)
+    app = create_app(settings)
+    uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
+                proxy_headers=True, forwarded_allow_ips=settings.trusted_proxies,
+                access_log=args.access_log)
+    return 0
+
+
+def migrate(settings: KanalSettings) -> None:
+    from gateway.scheduler import exclusive
+
+    engine = make_engine(settings.database_url)
+    try:
+        with exclusive(engine, "migrate"):
+            upgrade(settings.database_url)
+    finally:
+        engine.dispose()
+
+
+def cmd_db_upgrade(args, settings) -> int:
+    migrate(settings)
+    print("database is at the newest schema")
+    return 0
+
+
+def cmd_channels(args, settings) -> int:
+    kanal = _kanal(settings)
+    rows = [c.as_dict() for c in kanal.channels]
+    if getattr(args, "json", False):
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    if args.action == "check":
+        for r in rows:
+            mark = "ok " if r["state"] == "ready" else "-- "
+            print(f"{mark}{r['id']:<22} {r['adapter']:<10} "
+                  f"{'ready' if r['state'] == 'ready' else r['reason']}")
+        ready = sum(r["state"] == "ready" for r in rows)
+        print(f"{ready} of {len(rows)} channels ready; adapters installed: "
+              f"{', '.join(kanal.registry.names())}")
+        return 0
+    _print_table([{**r, "official": f"{r['official_channel_number'] or '+'} "
+                   f"{r['official_channel_name']}"} for r in rows],
+                 ["id", "official", "adapter", "state", "reason"])
+    return 0
+
+
+def cmd_inbox_list(args, settings) -> int:
+    engine = make_engine(settings.database_url)
+    t = InboxItem.__table__
+    stmt = select(t.c.id, t.c.channel, t.c.external_id, t.c.status, t.c.attempts, t.c.error,
+                  t.c.ingested_at, t.c.report_id).order_by(t.c.id.desc()).limit(args.limit)
+    if args.status:
+        stmt = stmt.where(t.c.status == args.status)
+    if args.channel:
+        stmt = stmt.where(t.c.channel == args.channel)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    for r in rows:
+        r["ingested_at"] = reports.wib(r["ingested_at"])
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+    else:
+        _print_table(rows, ["id", "channel", "external_id", "status", "attempts",
+                            "ingested_at", "report_id", "error"])
+    return 0
+
+
+def cmd_inbox_replay(args, settings) -> int:
+    """Process pending payloads; with --quarantined (or --id) give quarantined ones
+    another try first."""
+    kanal = _kanal(settings)
+    t = InboxItem.__table__
+    if args.quarantined or args.id:
+        stmt = update(t).where(t.c.status == "quarantined").values(status="pending", error=None)
+        if args.id:
+            stmt = stmt.where(t.c.id.in_(args.id))
+        if args.channel:
+            stmt = stmt.where(t.c.channel == args.channel)
+        with kanal.engine.begin() as conn:
+            conn.execute(stmt)
+    done = kanal.replay()
+    with kanal.engine.connect() as conn:
+        left = conn.execute(select(t.c.status, t.c.id).where(
+            t.c.status.in_(["pending", "quarantined"]))).all()
+    pending = sum(1 for s, _ in left if s == "pending")
+    quarantined = sum(1 for s, _ in left if s == "quarantined")
+    print(f"processed {done}; still pending {pending} (channels not running); "
+          f"quarantined {quarantined}")
+    return 0
+
+
+def cmd_report_show(args, settings) -> int:
+    try:
+        compact = tracking.normalize(args.tracking_id)
+    except tracking.InvalidTrackingID as exc:
+        print(f"not a tracking ID ({exc.reason}): periksa kembali nomor laporan", file=sys.stderr)
+        return 2
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        view = reports.staff_report(conn, compact)
+    if view is None:
+        print(f"no report {tracking.display(compact)}", file=sys.stderr)
+        return 1
+    print(json.dumps(view, indent=2, ensure_ascii=False, default=str))
+    return 0
+
+
+def cmd_bench(args, settings) -> int:
+    script = PROJECT_ROOT / "bench" / f"{args.which}.py"
+    if not script.exists():
+        print(f"no benchmark at {script} (run from a source checkout)", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, str(script), *args.rest])
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="kanal", description="Complaint intake gateway")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="web app, webhooks, scheduler and dispatcher")
+    serve.add_argument("--host", default=os.environ.get("KANAL_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("KANAL_PORT", "8000")))
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(func=cmd_serve)
+
+    channels = sub.add_parser("channels", help="configured channels and their state")
+    csub = channels.add_subparsers(dest="action", required=True)
+    for action in ("list", "check"):
+        c = csub.add_parser(action)
+        c.add_argument("--json", action="store_true")
+        c.set_defaults(func=cmd_channels)
+
+    inbox_p = sub.add_parser("inbox", help="raw payloads: list and replay")
+    isub = inbox_p.add_subparsers(dest="action", required=True)
+    il = isub.add_parser("list")
+    il.add_argument("--status", choices=["pending", "processed", "quarantined"])
+    il.add_argument("--channel")
+    il.add_argument("--limit", type=int, default=50)
+    il.add_argument("--json", action="store_true")
+    il.set_defaults(func=cmd_inbox_list)
+    ir = isub.add_parser("replay")
+    ir.add_argument("--quarantined", action="store_true",
+                    help="also retry payloads that failed to normalize")
+    ir.add_argument("--id", type=int, action="append", help="retry this inbox id")
+    ir.add_argument("--channel")
+    ir.set_defaults(func=cmd_inbox_replay)
+
+    report = sub.add_parser("report", help="reports")
+    rsub = report.add_subparsers(dest="action", required=True)
+    rs = rsub.add_parser("show")
+    rs.add_argument("tracking_id")
+    rs.set_defaults(func=cmd_report_show)
+
+    db = sub.add_parser("db", help="database schema")
+    dsub = db.add_subparsers(dest="action", required=True)
+    du = dsub.add_parser("upgrade")
+    du.set_defaults(func=cmd_db_upgrade)
+
+    bench = sub.add_parser("bench", help="run a benchmark from bench/")
+    bench.add_argument("which", choices=["ack", "pipeline"])
+    bench.add_argument("rest", nargs=argparse.REMAINDER)
+    bench.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = KanalSettings()
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args, settings)
+    except Exception as exc:  # a clear line, not a traceback, for configuration errors
+        from core.config import ConfigError
+        from core.geo import BoundariesError
+
+        if isinstance(exc, (ConfigError, BoundariesError)):
+            print(f"kanal: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,72 @@
+"""Server-rendered pages: Jinja2 templates, texts through gettext catalogues (Babel).
+
+Bahasa Indonesia is the source language; ``locale/<lang>/LC_MESSAGES/kanal.po`` holds the
+translations, read with Babel at start-up (no compiled .mo files to keep in step)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jinja2
+from babel.messages.pofile import read_po
+from fastapi import Request
+from fastapi.responses import HTMLResponse
+
+if TYPE_CHECKING:
+    from gateway.runtime import Kanal
+
+HERE = Path(__file__).parent
+LANGUAGES = ("id", "en")
+DEFAULT_LANGUAGE = "id"
+
+
+def load_catalogs() -> dict[str, dict[str, str]]:
+    catalogs: dict[str, dict[str, str]] = {DEFAULT_LANGUAGE: {}}
+    for po in sorted((HERE / "locale").glob("*/LC_MESSAGES/kanal.po")):
+        with po.open("rb") as fh:
+            catalog = read_po(fh)
+        catalogs[po.parts[-3]] = {
+            m.id: m.string for m in catalog if m.id and m.string and not m.fuzzy
+            and isinstance(m.id, str)
+        }
+    return catalogs
+
+
+def pick_language(request: Request) -> str:
+    asked = request.query_params.get("lang") or request.cookies.get("lang")
+    if asked in LANGUAGES:
+        return asked
+    for part in request.headers.get("accept-language", "").split(","):
+        code = part.split(";")[0].strip().lower()[:2]
+        if code in LANGUAGES:
+            return code
+    return DEFAULT_LANGUAGE
+
+
+class Pages:
+    def __init__(self, kanal: Kanal):
+        self.kanal = kanal
+        self.env = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=jinja2.select_autoescape(default=True),
+            undefined=jinja2.StrictUndefined,
+        )
+        self.catalogs = load_catalogs()
+
+    def gettext(self, language: str):
+        catalog = self.catalogs.get(language, {})
+        return lambda text, **kw: (catalog.get(text) or text) % kw if kw else (
+            catalog.get(text) or text)
+
+    def render(self, request: Request, template: str, context: dict[str, Any],
+               status_code: int = 200) -> HTMLResponse:
+        language = pick_language(request)
+        page = self.env.get_template(template).render(
+            request=request, lang=language, _=self.gettext(language),
+            categories=self.kanal.category_list, **context,
+        )
+        response = HTMLResponse(page, status_code=status_code)
+        if request.query_params.get("lang") in LANGUAGES:
+            response.set_cookie("lang", language, max_age=365 * 86400, samesite="lax")
+        return response

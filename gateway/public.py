@@ -1,0 +1,89 @@
+"""Public, PII-free report tracking: JSON API and the /lacak pages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import RedirectResponse, Response
+
+from core import reports, tracking
+from gateway.errors import ApiError
+
+router = APIRouter()
+
+MISTYPED = "Nomor laporan tidak valid, periksa kembali nomor laporan."
+UNKNOWN = "Laporan dengan nomor itu tidak ditemukan."
+
+
+def lookup(request: Request, raw: str) -> tuple[str | None, dict | None, str | None]:
+    """(compact id, public view, error code) for what a citizen typed."""
+    kanal = request.app.state.kanal
+    try:
+        compact = tracking.normalize(raw)
+    except tracking.InvalidTrackingID as exc:
+        return None, None, "mistyped" if exc.reason == "checksum" else "invalid"
+    with kanal.engine.connect() as conn:
+        view = reports.public_report(conn, compact, categories=kanal.category_names,
+                                     areas=kanal.case_engine)
+    return compact, view, None if view else "not_found"
+
+
+@router.get("/api/v1/reports/{tracking_id}", tags=["public"],
+            summary="Public view of a report (no personal data)")
+async def get_report(request: Request, tracking_id: str) -> dict:
+    _, view, error = await run_in_threadpool(lookup, request, tracking_id)
+    if error == "mistyped":
+        raise ApiError(404, "mistyped_tracking_id", MISTYPED)
+    if error == "invalid":
+        raise ApiError(404, "invalid_tracking_id", MISTYPED)
+    if error == "not_found":
+        raise ApiError(404, "not_found", UNKNOWN)
+    return view
+
+
+@router.get("/api/v1/reports/{tracking_id}/photos/{photo_id}", tags=["public"],
+            summary="A photo of a report")
+async def get_photo(request: Request, tracking_id: str, photo_id: int) -> Response:
+    kanal = request.app.state.kanal
+    try:
+        compact = tracking.normalize(tracking_id)
+    except tracking.InvalidTrackingID:
+        raise ApiError(404, "not_found", UNKNOWN)
+
+    def load():
+        with kanal.engine.connect() as conn:
+            row = reports.photo(conn, compact, photo_id)
+        if row is None or not row.media_type.startswith("image/"):
+            return None
+        return row.media_type, kanal.store.open(row.sha256)
+
+    found = await run_in_threadpool(load)
+    if found is None:
+        raise ApiError(404, "not_found", "photo not found")
+    media_type, data = found
+    return Response(data, media_type=media_type, headers={
+        "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/lacak", include_in_schema=False)
+async def track_form(request: Request, id: str | None = None) -> Response:
+    if id:
+        try:
+            compact = tracking.normalize(id)
+            return RedirectResponse(f"/lacak/{tracking.display(compact)}", status_code=303)
+        except tracking.InvalidTrackingID as exc:
+            error = "mistyped" if exc.reason == "checksum" else "invalid"
+            return request.app.state.kanal.render(
+                request, "lacak_form.html", {"error": error, "value": id}, status_code=404)
+    return request.app.state.kanal.render(request, "lacak_form.html",
+                                          {"error": None, "value": ""})
+
+
+@router.get("/lacak/{tracking_id}", include_in_schema=False)
+async def track_page(request: Request, tracking_id: str) -> Response:
+    _, view, error = await run_in_threadpool(lookup, request, tracking_id)
+    kanal = request.app.state.kanal
+    if error:
+        return kanal.render(request, "lacak_form.html",
+                            {"error": error, "value": tracking_id}, status_code=404)
+    return kanal.render(request, "lacak.html", {"report": view})

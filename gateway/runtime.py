@@ -1,0 +1,197 @@
+"""The runtime: settings, database, plugins, channels and workers of one kanal process."""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+from sqlalchemy import Engine
+
+from core import inbox
+from core.adapter import Adapter, AdapterRegistry, Envelope, missing_modules
+from core.canonical import IngestResult
+from core.case_engine import CaseEngine, SlaPolicy
+from core.config import ChannelConfig, ChannelsFile, OfficialChannel, load_channels
+from core.db import make_engine
+from core.geo import Boundaries
+from core.health import get_cursor, set_cursor
+from core.ingest import Ingestor
+from core.messages import OutboundTexts
+from core.models import utcnow
+from core.outbox import Dispatcher
+from core.pipeline import Pipeline
+from core.settings import KanalSettings
+from core.storage import LocalAttachmentStore
+from gateway.pages import Pages
+from gateway.plugins import get_plugin_manager
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class ChannelStatus:
+    config: ChannelConfig
+    official: OfficialChannel
+    state: str  # ready | disabled
+    reason: str
+    adapter: Adapter | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.config.id,
+            "name": self.config.name or self.official.name,
+            "official_channel": self.official.id,
+            "official_channel_number": self.official.number,
+            "official_channel_name": self.official.name,
+            "adapter": self.config.adapter,
+            "state": self.state,
+            "reason": self.reason,
+        }
+
+
+def load_categories(path) -> list[dict[str, str]]:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    return list(data.get("categories") or [])
+
+
+class Kanal:
+    """Everything one process needs, built from settings; nothing global."""
+
+    def __init__(
+        self,
+        settings: KanalSettings,
+        *,
+        engine: Engine | None = None,
+        clock: Callable[[], datetime] = utcnow,
+        randbelow: Callable[[int], int] = secrets.randbelow,
+        extra_plugins: tuple[object, ...] = (),
+        env: dict[str, str] | None = None,
+    ):
+        self.settings = settings
+        self.clock = clock
+        self.engine = engine or make_engine(settings.database_url)
+        self.store = LocalAttachmentStore(settings.data_dir / "attachments")
+        self.category_list = load_categories(settings.path("categories"))
+        self.category_names = {c["id"]: c["id_name"] for c in self.category_list}
+        self.boundaries = (
+            Boundaries.from_geojson(settings.path("boundaries"),
+                                    max_distance_m=settings.boundaries_max_distance_m)
+            if settings.boundaries else None
+        )
+        sla_path = settings.path("sla_policy")
+        sla = SlaPolicy.from_yaml(sla_path) if sla_path.exists() else SlaPolicy.default()
+        self.case_engine = CaseEngine(self.boundaries, sla)
+        self.pm = get_plugin_manager(
+            blocked=settings.disable_plugins,
+            extra=(self.case_engine, OutboundTexts(settings.public_base_url), *extra_plugins),
+        )
+        self.registry = AdapterRegistry()
+        self.pm.hook.kanal_register_adapters(register=self.registry)
+        self.pages = Pages(self)
+        self.channels_file: ChannelsFile = load_channels(settings.path("config"), env)
+        self.channels = [self._build_channel(c) for c in self.channels_file.channels]
+        self.adapters: dict[str, Adapter] = {
+            c.config.id: c.adapter for c in self.channels if c.state == "ready" and c.adapter
+        }
+        self.pipeline = Pipeline(self.adapters, self.pm.hook, clock=clock, randbelow=randbelow,
+                                 language=settings.language)
+        self.ingestor = Ingestor(self.engine, self.pipeline)
+        self.dispatcher = Dispatcher(self.engine, self.adapters, clock=clock)
+
+    # -- channels ----------------------------------------------------------------------
+
+    def _build_channel(self, cfg: ChannelConfig) -> ChannelStatus:
+        official = self.channels_file.official(cfg.official_channel)
+
+        def off(reason: str) -> ChannelStatus:
+            return ChannelStatus(cfg, official, "disabled", reason)
+
+        if not cfg.enabled:
+            return off("disabled in the channels file")
+        cls = self.registry.get(cfg.adapter)
+        if cls is None:
+            return off(f"adapter '{cfg.adapter}' is not installed (not built yet)")
+        absent = missing_modules(cls)
+        if absent:
+            return off(f"library not installed: {', '.join(absent)}")
+        try:
+            settings = cls.Settings.model_validate(cfg.settings)
+        except ValidationError as exc:
+            if cfg.missing_env:
+                return off(f"secret not set: {', '.join(cfg.missing_env)}")
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"]) or "settings"
+            return off(f"invalid settings: {where}: {first['msg']}")
+        if cfg.missing_env:
+            return off(f"secret not set: {', '.join(cfg.missing_env)}")
+        adapter = cls(cfg, official, settings, self)
+        try:
+            reason = adapter.check()
+        except Exception as exc:  # a broken adapter disables its channel, not the gateway
+            reason = f"check failed: {type(exc).__name__}: {exc}"
+        if reason:
+            return ChannelStatus(cfg, official, "disabled", reason)
+        return ChannelStatus(cfg, official, "ready", "", adapter)
+
+    def channel(self, channel_id: str) -> ChannelStatus | None:
+        return next((c for c in self.channels if c.config.id == channel_id), None)
+
+    def adapter_of_kind(self, adapter_name: str) -> Adapter | None:
+        return next((c.adapter for c in self.channels
+                     if c.config.adapter == adapter_name and c.adapter), None)
+
+    # -- the Runtime protocol adapters use ----------------------------------------------
+
+    def ingest(self, envelope: Envelope):
+        return self.ingestor.ingest(envelope)
+
+    def render(self, request, template, context, status_code=200):
+        return self.pages.render(request, template, context, status_code)
+
+    def categories(self) -> list[dict[str, str]]:
+        return self.category_list
+
+    # -- work --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.ingestor.start()
+
+    def stop(self) -> None:
+        self.ingestor.stop()
+
+    def replay(self) -> int:
+        """Process every pending inbox payload of running channels (start-up recovery)."""
+        if self.ingestor._thread is not None:
+            return self.ingestor.call(self._drain).result()
+        return self._drain()
+
+    def _drain(self) -> int:
+        return inbox.drain(self.engine, self.pipeline)
+
+    def poll_channel(self, channel_id: str) -> int:
+        """One poll of a polling channel: payloads are committed before the cursor moves."""
+        adapter = self.adapters[channel_id]
+        with self.engine.connect() as conn:
+            cursor = get_cursor(conn, channel_id)
+        polled = adapter.poll(cursor)
+        if polled is None:
+            return 0
+        envelopes, next_cursor = polled
+        if envelopes:
+            futures = [self.ingestor.submit(e) for e in envelopes] \
+                if self.ingestor._thread is not None else None
+            results: list[IngestResult] = (
+                [f.result() for f in futures] if futures
+                else self.ingestor.ingest_now(envelopes)
+            )
+            del results
+        if next_cursor != cursor:
+            with self.engine.begin() as conn:
+                set_cursor(conn, channel_id, next_cursor)
+        return len(envelopes)

@@ -1,0 +1,30 @@
+"""``/webhooks/{channel}``: one entry point for every push channel."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request, Response
+
+from gateway.errors import ApiError
+
+router = APIRouter()
+
+
+def ready_adapter(request: Request, channel_id: str):
+    kanal = request.app.state.kanal
+    status = kanal.channel(channel_id)
+    if status is None:
+        raise ApiError(404, "unknown_channel", f"no channel named {channel_id!r}")
+    if status.adapter is None:
+        raise ApiError(503, "channel_disabled",
+                       f"channel {channel_id!r} is disabled: {status.reason}")
+    return status.adapter
+
+
+@router.api_route("/webhooks/{channel_id}", methods=["GET", "POST"], tags=["webhooks"],
+                  summary="Provider webhooks (GET for verification handshakes)")
+async def webhook(request: Request, channel_id: str) -> Response:
+    adapter = ready_adapter(request, channel_id)
+    response = await adapter.webhook(request)
+    if response is None:
+        raise ApiError(404, "no_webhook", f"channel {channel_id!r} does not take webhooks")
+    return response
