@@ -105,7 +105,9 @@ class FakeChannel(Adapter):
         try:
             p = FakePayload.model_validate_json(item.payload)
         except ValidationError as exc:
-            raise NormalizeError(f"bad fake payload: {exc.errors()[0]['msg']}") from exc
+            first = exc.errors()[0]
+            where = ".".join(str(p) for p in first["loc"])
+            raise NormalizeError(f"bad fake payload: {where}: {first['msg']}") from exc
         location = None
         if p.lat is not None or p.address:
             location = Location(lat=p.lat, lon=p.lon, address=p.address)
