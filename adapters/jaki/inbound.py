@@ -141,7 +141,7 @@ async def submit(request: Request) -> JSONResponse:
     adapter = _adapter(request)
     client = _authenticate(request, adapter)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media == "multipart/form-data":
+    if media in ("multipart/form-data", "application/x-www-form-urlencoded"):
         report, photos = await _read_multipart(request, adapter)
     elif media in ("application/json", ""):
         report, photos = await _read_json(request, adapter), []

@@ -1,0 +1,228 @@
+"""JAKI intake through its real HTTP contract: a table of named cases, one per scenario."""
+
+from __future__ import annotations
+
+import json
+import struct
+import threading
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core import tracking
+from core.models import Attachment, InboxItem, Report
+
+TESTDATA = Path(__file__).parent / "testdata"
+URL = "/api/v1/jaki/reports"
+AUTH = {"Authorization": "Bearer test-jaki-key"}
+
+
+def png(width: int = 2, height: int = 2, pad: int = 0) -> bytes:
+    """A real, tiny PNG (optionally padded with a tEXt chunk to make it large)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return (struct.pack(">I", len(data)) + kind + data
+                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
+    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
+    body = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+    if pad:
+        body += chunk(b"tEXt", b"pad\x00" + b"x" * pad)
+    return b"\x89PNG\r\n\x1a\n" + body + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+
+
+def rows(kanal, table) -> int:
+    with kanal.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table.__table__)).scalar_one()
+
+
+@dataclass
+class Case:
+    label: str
+    body: bytes | None = None
+    json_file: str | None = None
+    files: list = field(default_factory=list)
+    form: dict | None = None
+    headers: dict = field(default_factory=lambda: dict(AUTH))
+    content_type: str | None = "application/json"
+    status: int = 201
+    error: str | None = None
+
+
+BIG = json.dumps({"external_id": "jaki-long", "text": "x" * 5001}).encode()
+REPORT_PART = json.dumps({"external_id": "jaki-mp-1", "text": "Pohon tumbang",
+                          "category": "pohon-tumbang",
+                          "location": {"lat": -6.215, "lon": 106.805}})
+
+CASES = [
+    Case("happy_json", json_file="happy.json"),
+    Case("happy_without_location", json_file="no_location.json"),
+    Case("happy_multipart_report_part_two_photos", form={"report": REPORT_PART},
+         files=[("photos", ("a.png", png(), "image/png")),
+                ("photos", ("b.png", png(3, 3), "image/png"))], content_type=None),
+    Case("happy_multipart_flat_fields", form={"external_id": "jaki-flat-1", "text": "Banjir",
+                                              "lat": "-6.205", "lon": "106.805",
+                                              "app_user_id": "u-77"},
+         files=[("photo", ("c.png", png(), "image/png"))], content_type=None),
+    Case("malformed_json", json_file="malformed.json", status=400, error="malformed_json"),
+    Case("json_not_an_object", json_file="not_object.json", status=400,
+         error="malformed_json"),
+    Case("missing_text", json_file="missing_text.json", status=422, error="missing_text"),
+    Case("empty_text", json_file="empty_text.json", status=422, error="missing_text"),
+    Case("missing_external_id", json_file="missing_external_id.json", status=422,
+         error="missing_external_id"),
+    Case("text_over_the_limit", body=BIG, status=422, error="text_too_long"),
+    Case("unknown_category", json_file="unknown_category.json", status=422,
+         error="unknown_category"),
+    Case("latitude_out_of_range", json_file="bad_latitude.json", status=422,
+         error="invalid_field"),
+    Case("photo_too_large", form={"report": REPORT_PART},
+         files=[("photos", ("big.png", png(pad=5 * 1024 * 1024 + 10), "image/png"))],
+         content_type=None, status=413, error="photo_too_large"),
+    Case("photo_wrong_type", form={"report": REPORT_PART},
+         files=[("photos", ("a.png", png(), "image/png")),
+                ("photos", ("evil.jpg", b"#!/bin/sh\necho hi\n" * 10, "image/jpeg"))],
+         content_type=None, status=415, error="photo_wrong_type"),
+    Case("too_many_photos", form={"report": REPORT_PART},
+         files=[("photos", (f"{i}.png", png(), "image/png")) for i in range(6)],
+         content_type=None, status=422, error="too_many_photos"),
+    Case("report_part_not_json", form={"report": "{nope"}, content_type=None, status=400,
+         error="malformed_json"),
+    Case("missing_api_key", json_file="happy.json", headers={}, status=401,
+         error="missing_api_key"),
+    Case("bad_api_key", json_file="happy.json", headers={"Authorization": "Bearer wrong"},
+         status=401, error="bad_api_key"),
+    Case("wrong_auth_scheme", json_file="happy.json",
+         headers={"Authorization": "Basic dGVzdDp0ZXN0"}, status=401, error="missing_api_key"),
+    Case("unsupported_media_type", body=b"text=hi", content_type="text/plain", status=415,
+         error="unsupported_media_type"),
+]
+
+
+def send(client, case: Case):
+    headers = dict(case.headers)
+    if case.form is not None or case.files:
+        return client.post(URL, headers=headers, data=case.form or {}, files=case.files)
+    body = case.body if case.body is not None else (TESTDATA / case.json_file).read_bytes()
+    if case.content_type:
+        headers["Content-Type"] = case.content_type
+    return client.post(URL, headers=headers, content=body)
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.label for c in CASES])
+def test_intake(client, kanal, case):
+    r = send(client, case)
+    assert r.status_code == case.status, r.text
+    body = r.json()
+    if case.error:
+        assert body["error"] == case.error and body["reason"]
+        # nothing half-done: no inbox row, no report, no stored file
+        assert rows(kanal, InboxItem) == rows(kanal, Report) == 0
+        store = kanal.settings.data_dir / "attachments"
+        assert not store.exists() or not any(p.is_file() for p in store.rglob("*"))
+        return
+    compact = tracking.normalize(body["tracking_id"])
+    assert body["status"] == "Menunggu" and body["follow_up"] is False
+    view = client.get(f"/api/v1/reports/{body['tracking_id']}").json()
+    assert view["tracking_id"] == tracking.display(compact)
+    n_files = len(case.files)
+    assert len(view["photos"]) == n_files == rows(kanal, Attachment)
+    for photo in view["photos"]:
+        got = client.get(photo["url"])
+        assert got.status_code == 200 and got.headers["content-type"] == "image/png"
+
+
+def test_happy_report_is_routed_and_shows_no_personal_data(client):
+    r = send(client, Case("x", json_file="happy.json"))
+    view = client.get(f"/api/v1/reports/{r.json()['tracking_id']}").json()
+    assert view["kelurahan"] == {"code": "31.71.01.1001", "name": "Alfa"}
+    assert view["kecamatan"]["code"] == "31.71.01" and view["kota"]["code"] == "31.71"
+    assert view["category"] == {"id": "jalan-rusak", "name": "Jalan rusak"}
+    assert [t["kind"] for t in view["timeline"]] == ["received", "opened"]
+    text = json.dumps(view)
+    for private in ("Siti", "Aminah", "8812", "3456", "siti@", "Alfa Raya", "berlubang"):
+        assert private not in text
+
+
+def test_repeat_returns_the_same_tracking_id_with_200(client, kanal):
+    first = send(client, Case("x", json_file="happy.json"))
+    again = send(client, Case("x", json_file="happy.json"))
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert first.json()["tracking_id"] == again.json()["tracking_id"]
+    assert rows(kanal, Report) == rows(kanal, InboxItem) == 1
+
+
+def test_repeat_sent_at_once_gives_one_report(client, kanal):
+    body = (TESTDATA / "happy.json").read_bytes()
+    results, barrier = [], threading.Barrier(8)
+
+    def post():
+        barrier.wait()
+        r = client.post(URL, headers={**AUTH, "Content-Type": "application/json"}, content=body)
+        results.append((r.status_code, r.json()["tracking_id"]))
+
+    threads = [threading.Thread(target=post) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(s for s, _ in results) == [200] * 7 + [201]
+    assert len({tid for _, tid in results}) == 1
+    assert rows(kanal, Report) == 1
+
+
+def test_follow_up_from_the_same_app_user(client, kanal):
+    first = send(client, Case("x", json_file="happy.json")).json()["tracking_id"]
+    r = client.post(URL, headers=AUTH, json={
+        "external_id": "jaki-fu-1", "text": f"Status {first} bagaimana?",
+        "reporter": {"app_user_id": "jaki-user-8812"}})
+    assert r.status_code == 201
+    assert r.json()["tracking_id"] == first and r.json()["follow_up"] is True
+    assert rows(kanal, Report) == 1
+    view = client.get(f"/api/v1/reports/{first}").json()
+    assert "follow_up" in [t["kind"] for t in view["timeline"]]
+
+
+def test_same_external_id_from_two_client_apps(make_kanal, settings):
+    from fastapi.testclient import TestClient
+
+    from gateway.app import create_app
+
+    kanal = make_kanal(env={"KANAL_JAKI_API_KEY": "android=k-android,ios=k-ios"})
+    with TestClient(create_app(kanal=kanal)) as client:
+        body = {"external_id": "same-1", "text": "Sampah"}
+        a = client.post(URL, headers={"Authorization": "Bearer k-android"}, json=body)
+        b = client.post(URL, headers={"Authorization": "Bearer k-ios"}, json=body)
+        assert (a.status_code, b.status_code) == (201, 201)
+        assert a.json()["tracking_id"] != b.json()["tracking_id"]
+
+
+def test_channel_without_its_key_is_disabled_with_the_reason(make_kanal):
+    from fastapi.testclient import TestClient
+
+    from gateway.app import create_app
+
+    kanal = make_kanal(env={})
+    with TestClient(create_app(kanal=kanal)) as client:
+        r = client.post(URL, headers=AUTH, json={"external_id": "a", "text": "b"})
+    assert r.status_code == 503
+    assert r.json()["error"] == "channel_disabled"
+    assert "KANAL_JAKI_API_KEY" in r.json()["reason"]
+
+
+def test_unknown_channel(client):
+    r = client.post("/webhooks/no-such-channel", json={})
+    assert r.status_code == 404 and r.json()["error"] == "unknown_channel"
+
+
+def test_body_over_the_limit(make_kanal, settings):
+    from fastapi.testclient import TestClient
+
+    from gateway.app import create_app
+
+    kanal = make_kanal(settings=settings.model_copy(update={"max_body_bytes": 1000}))
+    with TestClient(create_app(kanal=kanal)) as client:
+        r = client.post(URL, headers=AUTH, json={"external_id": "a", "text": "x" * 2000})
+    assert r.status_code == 413 and r.json()["error"] == "body_too_large"
+    assert rows(kanal, InboxItem) == 0
