@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -42,6 +42,14 @@ def make_engine(url: str, **kw) -> Engine:
         kw.setdefault("max_overflow", 10)
     kw.setdefault("pool_pre_ping", True)
     return create_engine(url, **kw)
+
+
+def write_lock(conn: Connection, table: str) -> None:
+    """On SQLite, take the database's write lock now, so what this transaction reads next
+    is current until it commits (PostgreSQL uses FOR UPDATE instead). A write that
+    matches no row is enough: SQLite opens the write transaction before it looks."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(f"UPDATE {table} SET id = id WHERE 0")
 
 
 def alembic_config(url: str):

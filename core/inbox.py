@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
+from core.db import write_lock
 from core.models import InboxItem, Report, utcnow
 from core.pipeline import Pipeline
 
@@ -77,7 +78,8 @@ def write(conn: Connection, envelopes: Sequence[Envelope],
 
 def claim(conn: Connection, *, ids: Sequence[int] | None = None, limit: int | None = None,
           skip_locked: bool = True, channels: Sequence[str] | None = None) -> list[InboxRecord]:
-    """Lock pending rows for processing (FOR UPDATE on PostgreSQL; SQLite has one writer)."""
+    """Lock pending rows for processing: FOR UPDATE on PostgreSQL, the write lock on SQLite."""
+    write_lock(conn, "inbox_item")
     stmt = select(*_RECORD_COLS).where(inbox_t.c.status == "pending").order_by(inbox_t.c.id)
     if ids is not None:
         stmt = stmt.where(inbox_t.c.id.in_(list(ids)))

@@ -13,6 +13,7 @@ from sqlalchemy import Engine, select, update
 
 from core.adapter import Adapter
 from core.canonical import OutboundMessage
+from core.db import write_lock
 from core.health import record_health
 from core.models import Message, OutboxItem, Report, utcnow
 
@@ -74,6 +75,7 @@ class Dispatcher:
             return 0
         now = self.clock()
         with self.engine.begin() as conn:
+            write_lock(conn, "outbox_item")
             rows = conn.execute(
                 select(outbox_t.c.id, outbox_t.c.channel, outbox_t.c.recipient,
                        outbox_t.c.text, outbox_t.c.kind, outbox_t.c.reply_to,
