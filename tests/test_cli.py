@@ -1,0 +1,96 @@
+"""The kanal command, run as a user runs it (a subprocess), against a real database."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from core import tracking
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def run_kanal(*args: str, env: dict | None = None, cwd: Path | None = None):
+    full = {**os.environ, **(env or {})}
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True,
+                          text=True, env=full, cwd=cwd or REPO, timeout=120)
+
+
+def test_channels_list_json_shows_the_13_official_channels_and_telegram(tmp_path):
+    env = {"KANAL_DATABASE_URL": f"sqlite:///{tmp_path / 'k.sqlite3'}",
+           "KANAL_JAKI_API_KEY": "k"}
+    out = run_kanal("channels", "list", "--json", env=env, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    items = json.loads(out.stdout)
+    for item in items:
+        assert {"id", "official_channel", "adapter", "state", "reason"} <= set(item)
+        assert item["state"] in ("ready", "disabled")
+        assert (item["reason"] == "") == (item["state"] == "ready")
+    numbers = {i["official_channel_number"] for i in items if i["official_channel_number"]}
+    assert numbers == set(range(1, 14))
+    assert any(i["adapter"] == "telegram" for i in items)
+    by_id = {i["id"]: i for i in items}
+    assert by_id["jaki"]["state"] == "ready" and by_id["web"]["state"] == "ready"
+    assert "not built yet" in by_id["telegram"]["reason"]
+
+
+def test_channels_check_names_the_missing_secret(tmp_path):
+    env = {"KANAL_DATABASE_URL": f"sqlite:///{tmp_path / 'k.sqlite3'}",
+           "KANAL_JAKI_API_KEY": ""}
+    out = run_kanal("channels", "check", env=env, cwd=tmp_path)
+    assert out.returncode == 0
+    assert "KANAL_JAKI_API_KEY" in out.stdout
+    assert "channels ready" in out.stdout
+
+
+@pytest.fixture
+def cli_env(database_url, tmp_path):
+    return {"KANAL_DATABASE_URL": database_url, "KANAL_JAKI_API_KEY": "k",
+            "KANAL_CONFIG": str(REPO / "tests" / "fixtures" / "channels.yaml"),
+            "KANAL_DATA_DIR": str(tmp_path / "data")}
+
+
+def test_db_upgrade_inbox_replay_and_report_show(cli_env, kanal, fake, tmp_path):
+    assert kanal_ok("db", "upgrade", env=cli_env)
+    # a payload committed to the inbox but never processed (a crash)
+    kanal.ingestor.after_inbox_commit = lambda ids: (_ for _ in ()).throw(SystemExit())
+    fake.push("Lampu mati", sender="warga-3")
+    with pytest.raises(SystemExit):
+        kanal.poll_channel("fake")
+    listed = json.loads(kanal_ok("inbox", "list", "--status", "pending", "--json", env=cli_env))
+    assert [i["channel"] for i in listed] == ["fake"]
+    assert "processed 1" in kanal_ok("inbox", "replay", env=cli_env)
+    listed = json.loads(kanal_ok("inbox", "list", "--json", env=cli_env))
+    assert listed[0]["status"] == "processed" and listed[0]["report_id"]
+    from sqlalchemy import select
+
+    from core.models import Report
+    with kanal.engine.connect() as conn:
+        compact = conn.execute(select(Report.__table__.c.tracking_id)).scalar_one()
+    shown = json.loads(kanal_ok("report", "show", tracking.display(compact).lower(),
+                                env=cli_env))
+    assert shown["tracking_id"] == tracking.display(compact)
+    assert shown["reporter"]["identities"] == [{"kind": "fake", "handle": "warga-3"}]
+    bad = run_kanal("report", "show", compact[:-1] + ("2" if compact[-1] != "2" else "3"),
+                env=cli_env)
+    assert bad.returncode == 2 and "periksa kembali" in bad.stderr
+
+
+def test_quarantined_payloads_can_be_replayed(cli_env, kanal):
+    from core import inbox
+    from core.adapter import Envelope
+    with kanal.engine.begin() as conn:
+        inbox.write(conn, [Envelope("fake", "q1", b'{"id": "q1"}')])
+    kanal.replay()
+    assert "quarantined 1" in kanal_ok("inbox", "replay", "--quarantined", env=cli_env)
+
+
+def kanal_ok(*args, env):
+    out = run_kanal(*args, env=env)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
