@@ -55,6 +55,20 @@ class Ingestor:
         # test seam: called between the inbox commit and the pipeline
         self.after_inbox_commit: Callable[[list[int]], None] | None = None
 
+    @property
+    def running(self) -> bool:
+        return self._thread is not None
+
+    def run(self, fn: Callable[[], object]) -> object:
+        """Run ``fn`` in order with ingestion: on the writer thread when it runs."""
+        return self.call(fn).result() if self.running else fn()
+
+    def ingest_many(self, envelopes: list[Envelope]) -> list[IngestResult]:
+        """Blocking ingestion of several payloads (pollers); answers in order."""
+        if self.running:
+            return [f.result() for f in [self.submit(e) for e in envelopes]]
+        return self._process(envelopes)
+
     def start(self) -> None:
         if self._thread is None:
             self._thread = threading.Thread(target=self._run, name="kanal-ingest", daemon=True)
@@ -79,10 +93,6 @@ class Ingestor:
         call = _Call(fn)
         self._queue.put(call)
         return call.future
-
-    def ingest_now(self, envelopes: list[Envelope]) -> list[IngestResult]:
-        """Synchronous path for callers on the writer thread or without one (CLI, tests)."""
-        return self._process(envelopes)
 
     def _run(self) -> None:
         while True:

@@ -15,7 +15,6 @@ from sqlalchemy import Engine
 
 from core import inbox
 from core.adapter import Adapter, AdapterRegistry, Envelope, missing_modules
-from core.canonical import IngestResult
 from core.case_engine import CaseEngine, SlaPolicy
 from core.config import ChannelConfig, ChannelsFile, OfficialChannel, load_channels
 from core.db import make_engine
@@ -167,9 +166,7 @@ class Kanal:
 
     def replay(self) -> int:
         """Process every pending inbox payload of running channels (start-up recovery)."""
-        if self.ingestor._thread is not None:
-            return self.ingestor.call(self._drain).result()
-        return self._drain()
+        return self.ingestor.run(self._drain)
 
     def _drain(self) -> int:
         return inbox.drain(self.engine, self.pipeline)
@@ -184,13 +181,7 @@ class Kanal:
             return 0
         envelopes, next_cursor = polled
         if envelopes:
-            futures = [self.ingestor.submit(e) for e in envelopes] \
-                if self.ingestor._thread is not None else None
-            results: list[IngestResult] = (
-                [f.result() for f in futures] if futures
-                else self.ingestor.ingest_now(envelopes)
-            )
-            del results
+            self.ingestor.ingest_many(envelopes)
         if next_cursor != cursor:
             with self.engine.begin() as conn:
                 set_cursor(conn, channel_id, next_cursor)

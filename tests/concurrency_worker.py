@@ -45,7 +45,7 @@ def issue_reports(url, data_dir, seed, count, barrier, results) -> None:
     tids = []
     for i in range(count):
         payload = json.dumps({"id": f"p{seed}-{i}", "text": f"laporan {i}"}).encode()
-        [result] = kanal.ingestor.ingest_now([Envelope("fake", f"p{seed}-{i}", payload)])
+        [result] = kanal.ingestor.ingest_many([Envelope("fake", f"p{seed}-{i}", payload)])
         tids.append(result.tracking_id)
     kanal.engine.dispose()
     results.put((seed, tids, counter.collisions))
@@ -58,7 +58,7 @@ def deliver_same(url, data_dir, seed, ids, barrier, results) -> None:
     out = {}
     for ext in ids:
         payload = json.dumps({"id": ext, "text": f"laporan {ext}"}).encode()
-        [result] = kanal.ingestor.ingest_now([Envelope("fake", ext, payload)])
+        [result] = kanal.ingestor.ingest_many([Envelope("fake", ext, payload)])
         out[ext] = result.tracking_id
     kanal.engine.dispose()
     results.put((seed, out))
