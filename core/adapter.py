@@ -129,13 +129,19 @@ class AdapterRegistry:
 
     def __init__(self) -> None:
         self._classes: dict[str, type[Adapter]] = {}
+        # adapter name -> why it cannot be used (two plugins claim it)
+        self.conflicts: dict[str, str] = {}
 
     def __call__(self, adapter_class: type[Adapter]) -> None:
         name = getattr(adapter_class, "name", None)
         if not name:
             raise TypeError(f"{adapter_class!r} has no adapter name")
-        if name in self._classes and self._classes[name] is not adapter_class:
-            raise ValueError(f"two plugins register adapter {name!r}")
+        known = self._classes.get(name)
+        if known is not None and known is not adapter_class:
+            self.conflicts[name] = (
+                f"two plugins register adapter '{name}': {known.__module__}.{known.__name__} "
+                f"and {adapter_class.__module__}.{adapter_class.__name__}")
+            return
         self._classes[name] = adapter_class
 
     def get(self, name: str) -> type[Adapter] | None:

@@ -120,7 +120,8 @@ class CaseEngine:
                 return Location(lat, lon, address, place.code)
         return None
 
-    @hookimpl
+    # first, so that other plugins see the case opened and may refine its routing
+    @hookimpl(tryfirst=True)
     def kanal_report_created(
         self, report: NewReport, message: InboundMessage, uow: UnitOfWork
     ) -> None:

@@ -33,7 +33,8 @@ def kanal_classify(message: InboundMessage) -> str | None:
 
 @hookspec(firstresult=True)
 def kanal_locate(message: InboundMessage) -> Location | None:
-    """Place a new report: fill in the kelurahan of its location; the first answer wins.
+    """Place a new report: return its location with the kelurahan code; the first non-None
+    answer wins, and fields it leaves empty are taken from the message.
 
     :param message: the canonical inbound message; ``message.location`` may be None.
     """
@@ -41,7 +42,10 @@ def kanal_locate(message: InboundMessage) -> Location | None:
 
 @hookspec
 def kanal_report_created(report: NewReport, message: InboundMessage, uow: UnitOfWork) -> None:
-    """Hand a new report over: open its case, assign it, start its SLA.
+    """React to a new report in its transaction; may change its routing fields.
+
+    The built-in case engine runs first and opens the case (queue, SLA); later plugins see
+    that and may refine it.
 
     :param report: the report just created, with its tracking ID.
     :param message: the inbound message that opened it.

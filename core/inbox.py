@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_
+from sqlalchemy import Connection, Engine, insert, select, tuple_, update
 from sqlalchemy.exc import IntegrityError
 
 from core.adapter import Envelope, InboxRecord
@@ -14,6 +15,7 @@ from core.db import write_lock
 from core.models import InboxItem, Report, utcnow
 from core.pipeline import Pipeline
 
+log = logging.getLogger(__name__)
 inbox_t = InboxItem.__table__
 report_t = Report.__table__
 _RECORD_COLS = (inbox_t.c.id, inbox_t.c.channel, inbox_t.c.external_id, inbox_t.c.content_type,
@@ -103,9 +105,47 @@ def outcomes(conn: Connection, inbox_ids: Sequence[int]) -> dict[int, IngestResu
     for inbox_id, state, error, tid, report_status in conn.execute(stmt):
         out[inbox_id] = IngestResult(
             inbox_id=inbox_id, tracking_id=tid, status=report_status, created=False,
-            duplicate=True, quarantined=state == "quarantined", error=error,
+            quarantined=state == "quarantined", error=error,
         )
     return out
+
+
+def quarantine(conn: Connection, inbox_id: int, error: str,
+               now: datetime | None = None) -> None:
+    conn.execute(update(inbox_t).where(inbox_t.c.id == inbox_id).values(
+        status="quarantined", error=error[:2000], processed_at=now or utcnow(),
+        attempts=inbox_t.c.attempts + 1))
+
+
+def process(engine: Engine, pipeline: Pipeline, **claim_args
+            ) -> tuple[list[InboxRecord], dict[int, IngestResult]]:
+    """Claim and process a batch in one transaction. When the batch fails (a plugin raised,
+    say), each row is tried alone, and a row that fails alone is quarantined with the
+    error, so one bad payload never holds up the others."""
+    rows: list[InboxRecord] = []
+    try:
+        with engine.begin() as conn:
+            rows = claim(conn, **claim_args)
+            return rows, (pipeline.process(conn, rows) if rows else {})
+    except Exception:
+        if not rows:
+            raise
+        log.exception("a batch of %d inbox rows failed; trying them one by one", len(rows))
+    results: dict[int, IngestResult] = {}
+    single = {k: v for k, v in claim_args.items() if k == "skip_locked"}
+    for row in rows:
+        try:
+            with engine.begin() as conn:
+                one = claim(conn, ids=[row.id], **single)
+                results.update(pipeline.process(conn, one) if one else {})
+        except Exception as exc:
+            error = f"pipeline: {type(exc).__name__}: {exc}"
+            log.warning("inbox %s quarantined: %s", row.id, error)
+            with engine.begin() as conn:
+                quarantine(conn, row.id, error)
+            results[row.id] = IngestResult(inbox_id=row.id, tracking_id=None, status=None,
+                                           created=False, quarantined=True, error=error)
+    return rows, results
 
 
 def drain(engine: Engine, pipeline: Pipeline, *, batch_size: int = 500,
@@ -116,11 +156,9 @@ def drain(engine: Engine, pipeline: Pipeline, *, batch_size: int = 500,
         channels = list(pipeline.adapters)
     done = batches = 0
     while max_batches is None or batches < max_batches:
-        with engine.begin() as conn:
-            rows = claim(conn, limit=batch_size, channels=channels)
-            if not rows:
-                break
-            pipeline.process(conn, rows)
+        rows, _ = process(engine, pipeline, limit=batch_size, channels=channels)
+        if not rows:
+            break
         done += len(rows)
         batches += 1
     return done

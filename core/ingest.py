@@ -144,13 +144,15 @@ class Ingestor:
         if self.after_inbox_commit is not None:
             self.after_inbox_commit(ids)
         unique_ids = list(dict.fromkeys(ids))
-        with self.engine.begin() as conn:
-            # not skip_locked: a row another process is working on is waited for, and then
-            # no longer pending
-            rows = inbox.claim(conn, ids=unique_ids, skip_locked=False)
-            fresh = self.pipeline.process(conn, rows) if rows else {}
-            missing = [i for i in unique_ids if i not in fresh]
-            known = inbox.outcomes(conn, missing) if missing else {}
+        # not skip_locked: a row another process is working on is waited for, and then
+        # no longer pending
+        _, fresh = inbox.process(self.engine, self.pipeline, ids=unique_ids,
+                                 skip_locked=False)
+        missing = [i for i in unique_ids if i not in fresh]
+        known: dict[int, IngestResult] = {}
+        if missing:
+            with self.engine.connect() as conn:
+                known = inbox.outcomes(conn, missing)
         out = []
         for inbox_id, is_new in written:
             result = fresh.get(inbox_id) if is_new else None

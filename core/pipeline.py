@@ -17,7 +17,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core import tracking
 from core.adapter import Adapter, InboxRecord
-from core.canonical import InboundMessage, IngestResult, Sender
+from core.canonical import InboundMessage, IngestResult, Location, Sender
 from core.models import (
     Attachment, CaseEvent, InboxItem, Message, OutboxItem, Report, Reporter, ReporterIdentity,
     utcnow,
@@ -251,7 +251,7 @@ class Pipeline:
         for w in fresh:
             m = w.message
             category = m.category or self.hook.kanal_classify(message=m)
-            located = self.hook.kanal_locate(message=m) or m.location
+            located = _merge_location(self.hook.kanal_locate(message=m), m.location)
             rows.append({
                 "status": "Menunggu", "category": category, "channel": m.channel,
                 "official_channel": m.official_channel, "reporter_id": w.reporter_id,
@@ -387,6 +387,18 @@ class Pipeline:
                 "report_id": e.report_id, "kind": e.kind, "status": e.status, "note": e.note,
                 "actor": e.actor, "public": e.public, "created_at": uow.now,
             } for e in uow.case_events])
+
+
+def _merge_location(found: Location | None, given: Location | None) -> Location | None:
+    """A plugin's answer, with the citizen's point and address kept where it has none."""
+    if found is None or given is None:
+        return found or given
+    return Location(
+        lat=found.lat if found.lat is not None else given.lat,
+        lon=found.lon if found.lon is not None else given.lon,
+        address=found.address or given.address,
+        kelurahan_code=found.kelurahan_code or given.kelurahan_code,
+    )
 
 
 def _chunks(items: Sequence, size: int):

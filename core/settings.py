@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
@@ -32,7 +34,8 @@ class KanalSettings(BaseSettings):
     data_dir: Path = Path("kanal-data")
     public_base_url: str = ""
     language: str = "id"
-    disable_plugins: list[str] = Field(default_factory=list)
+    # plugin names to block: "fake,case_engine" or a JSON list
+    disable_plugins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # addresses of reverse proxies whose X-Forwarded-* headers are trusted
     trusted_proxies: str = "127.0.0.1"
     max_text_chars: int = 5000
@@ -45,6 +48,16 @@ class KanalSettings(BaseSettings):
     dispatch_interval_seconds: float = 2.0
     inbox_sweep_seconds: float = 10.0
     log_level: str = "INFO"
+
+    @field_validator("disable_plugins", mode="before")
+    @classmethod
+    def _split_names(cls, value):
+        if isinstance(value, str):
+            text = value.strip()
+            if text.startswith("["):
+                return json.loads(text)
+            return [part.strip() for part in text.split(",") if part.strip()]
+        return value
 
     def path(self, name: str) -> Path:
         return resolve(getattr(self, name))

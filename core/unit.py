@@ -68,6 +68,8 @@ class UnitOfWork:
         actor: str | None = None,
         public: bool = True,
     ) -> None:
+        if not kind or len(kind) > 32:
+            raise ValueError(f"case event kind must be 1 to 32 characters: {kind!r}")
         self.case_events.append(
             CaseEventDraft(report.id, kind, status=status, note=note, actor=actor, public=public)
         )

@@ -17,6 +17,12 @@ from core.models import InboxItem
 from core.settings import PROJECT_ROOT, KanalSettings
 
 
+def plugin_info(pm):
+    from gateway.plugins import plugin_info as info
+
+    return info(pm)
+
+
 def _kanal(settings: KanalSettings):
     from gateway.runtime import Kanal
 
@@ -74,6 +80,9 @@ def cmd_channels(args, settings) -> int:
         ready = sum(r["state"] == "ready" for r in rows)
         print(f"{ready} of {len(rows)} channels ready; adapters installed: "
               f"{', '.join(kanal.registry.names())}")
+        print("plugins:")
+        for plugin in plugin_info(kanal.pm):
+            print(f"  {plugin['name']}: {', '.join(plugin['hooks'])}")
         return 0
     _print_table([{**r, "official": f"{r['official_channel_number'] or '+'} "
                    f"{r['official_channel_name']}"} for r in rows],

@@ -4,7 +4,7 @@ plugins: their modules are imported by name, then the ``kanal`` entry points are
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import pluggy
 
@@ -20,7 +20,10 @@ DEFAULT_PLUGINS = {
 
 
 def get_plugin_manager(*, blocked: Iterable[str] = (), extra: Iterable[object] = (),
+                       named: Mapping[str, object] | None = None,
                        load_entrypoints: bool = True) -> pluggy.PluginManager:
+    """Specs, block list, built-in modules, built-in objects (``named``: the case engine
+    and the texts, which need settings), extra objects, then third-party entry points."""
     pm = pluggy.PluginManager("kanal")
     pm.add_hookspecs(hookspecs)
     for name in blocked:
@@ -28,6 +31,9 @@ def get_plugin_manager(*, blocked: Iterable[str] = (), extra: Iterable[object] =
     for name, module in DEFAULT_PLUGINS.items():
         if not pm.is_blocked(name):
             pm.register(importlib.import_module(module), name)
+    for name, plugin in (named or {}).items():
+        if not pm.is_blocked(name):
+            pm.register(plugin, name)
     for plugin in extra:
         pm.register(plugin)
     if load_entrypoints:

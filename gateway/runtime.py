@@ -88,7 +88,9 @@ class Kanal:
         self.case_engine = CaseEngine(self.boundaries, sla)
         self.pm = get_plugin_manager(
             blocked=settings.disable_plugins,
-            extra=(self.case_engine, OutboundTexts(settings.public_base_url), *extra_plugins),
+            named={"case_engine": self.case_engine,
+                   "outbound_texts": OutboundTexts(settings.public_base_url)},
+            extra=extra_plugins,
         )
         self.registry = AdapterRegistry()
         self.pm.hook.kanal_register_adapters(register=self.registry)
@@ -113,8 +115,12 @@ class Kanal:
 
         if not cfg.enabled:
             return off("disabled in the channels file")
+        if cfg.adapter in self.registry.conflicts:
+            return off(self.registry.conflicts[cfg.adapter])
         cls = self.registry.get(cfg.adapter)
         if cls is None:
+            if self.pm.is_blocked(cfg.adapter):
+                return off(f"adapter '{cfg.adapter}' is blocked by KANAL_DISABLE_PLUGINS")
             return off(f"adapter '{cfg.adapter}' is not installed (not built yet)")
         absent = missing_modules(cls)
         if absent:

@@ -46,6 +46,7 @@ def test_channels_check_names_the_missing_secret(tmp_path):
     assert out.returncode == 0
     assert "KANAL_JAKI_API_KEY" in out.stdout
     assert "channels ready" in out.stdout
+    assert "case_engine: kanal_locate, kanal_report_created" in out.stdout
 
 
 @pytest.fixture

@@ -198,7 +198,7 @@ class Handover:
     def __init__(self):
         self.seen = []
 
-    @hookimpl(trylast=True)  # after the case engine, so the queue set here stays
+    @hookimpl
     def kanal_report_created(self, report, message, uow):
         self.seen.append((report.id, report.tracking_id, report.queue, message.text))
         if "pohon" in message.text.lower():
@@ -239,12 +239,11 @@ class EarlyRouter:
         report.queue = "dinas-pertamanan"
 
 
-def test_report_created_without_trylast_runs_before_the_case_engine(make_kanal):
-    """Plugins are called newest first, and the case engine sets the queue unconditionally:
-    a plugin without ``trylast`` sees its routing replaced (docs/plugin_hooks.md)."""
+def test_report_created_plugins_run_after_the_case_engine(make_kanal):
+    """The case engine opens the case first (tryfirst), so a plain plugin's routing stays."""
     kanal = make_kanal(extra_plugins=(EarlyRouter(),))
     compact = submit(kanal, "Pohon tumbang", **IN_ALFA)
-    assert staff_view(kanal, compact)["queue"] == "kelurahan:31.71.01.1001"
+    assert staff_view(kanal, compact)["queue"] == "dinas-pertamanan"
 
 
 # -- kanal_format_outbound --------------------------------------------------------------

@@ -140,6 +140,32 @@ def test_a_bad_payload_is_quarantined_and_does_not_block_the_rest(kanal, fake):
     assert rows["ok"].status == "processed" and rows["ok"].report_id is not None
 
 
+class Grumpy:
+    """A plugin that fails on one message."""
+
+    from core.hookspecs import hookimpl
+
+    @hookimpl
+    def kanal_classify(self, message):
+        if "meledak" in message.text:
+            raise RuntimeError("classifier crashed")
+        return None
+
+
+def test_a_failing_plugin_quarantines_only_its_message(make_kanal):
+    kanal = make_kanal(extra_plugins=(Grumpy(),))
+    fake = kanal.adapters["fake"]
+    for text in ("Sampah", "Trafo meledak", "Banjir"):
+        fake.push(text, sender="w")
+    kanal.poll_channel("fake")
+    assert count(kanal, Report) == 2
+    with kanal.engine.connect() as conn:
+        bad = conn.execute(select(InboxItem.__table__).where(
+            InboxItem.__table__.c.status == "quarantined")).one()
+    assert b"meledak" in bad.payload and "classifier crashed" in bad.error
+    assert bad.attempts == 1
+
+
 def test_payloads_of_a_channel_that_is_not_running_wait(kanal):
     with kanal.engine.begin() as conn:
         inbox.write(conn, [Envelope("not-built", "t1", b"{}")])

@@ -89,11 +89,12 @@ def test_get_plugin_manager_registers_the_built_ins():
     assert registry.names() == ["fake", "jaki", "web"]
 
 
-def test_built_ins_are_registered_once_with_or_without_entry_points():
-    with_eps = get_plugin_manager(load_entrypoints=True)
-    without = get_plugin_manager(load_entrypoints=False)
-    assert sorted(with_eps.list_name_plugin(), key=str) == sorted(
-        without.list_name_plugin(), key=str)
+@pytest.mark.parametrize("load_entrypoints", [True, False], ids=["entry-points", "defaults"])
+def test_built_ins_are_registered_once_under_their_names(load_entrypoints):
+    """kanal's own entry points name the same modules, so loading them adds nothing."""
+    pm = get_plugin_manager(load_entrypoints=load_entrypoints)
+    for name, module in DEFAULT_PLUGINS.items():
+        assert pm.get_name(importlib.import_module(module)) == name
 
 
 class Misspelt:
@@ -160,7 +161,44 @@ def test_disable_plugins_setting_disables_the_channel(make_kanal, settings):
     assert "fake" not in kanal.adapters
     status = kanal.channel("fake")
     assert status.state == "disabled"
-    assert "'fake'" in status.reason
+    assert status.reason == "adapter 'fake' is blocked by KANAL_DISABLE_PLUGINS"
+    assert kanal.channel("jaki").state == "ready"
+
+
+@pytest.mark.parametrize("raw,expected", [
+    ("fake", ["fake"]), ("fake, case_engine", ["fake", "case_engine"]),
+    ('["fake"]', ["fake"]), ("", []),
+], ids=["one", "comma-separated", "json", "empty"])
+def test_disable_plugins_from_the_environment(monkeypatch, raw, expected):
+    from core.settings import KanalSettings
+    monkeypatch.setenv("KANAL_DISABLE_PLUGINS", raw)
+    assert KanalSettings(_env_file=None).disable_plugins == expected
+
+
+def test_the_case_engine_can_be_blocked_by_name(make_kanal, settings):
+    kanal = make_kanal(settings=settings.model_copy(update={"disable_plugins": ["case_engine"]}))
+    assert kanal.pm.get_plugin("case_engine") is None
+    assert kanal.pm.get_plugin("outbound_texts") is not None
+
+
+class OtherFake:
+    from core.hookspecs import hookimpl
+
+    @hookimpl
+    def kanal_register_adapters(self, register):
+        from core.adapter import Adapter
+
+        class Impostor(Adapter):
+            name = "fake"
+
+        register(Impostor)
+
+
+def test_two_plugins_claiming_one_adapter_name_disable_its_channels(make_kanal):
+    kanal = make_kanal(extra_plugins=(OtherFake(),))
+    status = kanal.channel("fake")
+    assert status.state == "disabled"
+    assert "two plugins register adapter 'fake'" in status.reason
     assert kanal.channel("jaki").state == "ready"
 
 
