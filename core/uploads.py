@@ -55,7 +55,7 @@ async def read_form(request: Request, *, max_files: int = 100, max_fields: int =
     try:
         return await request.form(max_files=max_files, max_fields=max_fields,
                                   max_part_size=max_part_size)
-    except Exception as exc:  # python-multipart and starlette raise several kinds
+    except Exception as exc:  # noqa: BLE001 - python-multipart and starlette raise several kinds
         raise ApiError(400, "malformed_multipart", f"cannot read the form: {exc}")
 
 

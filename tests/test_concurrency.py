@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import multiprocessing
 
-import pytest
 from sqlalchemy import func, select
 
 from core import tracking

@@ -7,13 +7,12 @@ import json
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
-from starlette.datastructures import UploadFile
 
-from adapters.jaki.payloads import JakiInbox, JakiReport, StoredPhoto
+from adapters.jaki.payloads import JakiInbox, JakiReport
 from core import tracking
 from core.adapter import Envelope
 from core.errors import ApiError
-from core.storage import UploadError, check_upload
+from core.uploads import StoredPhoto, check_photos, read_form, read_uploads, store_photos
 
 router = APIRouter(tags=["jaki"])
 _FLAT_FIELDS = ("external_id", "text", "category")
@@ -76,11 +75,8 @@ async def _read_json(request: Request, adapter) -> JakiReport:
 
 async def _read_multipart(request: Request, adapter) -> tuple[JakiReport, list[StoredPhoto]]:
     settings = adapter.runtime.settings
-    try:
-        form = await request.form(max_files=settings.max_photos + 20, max_fields=100,
-                                  max_part_size=settings.max_photo_bytes + 1024)
-    except Exception as exc:  # python-multipart and starlette raise several kinds
-        raise ApiError(400, "malformed_multipart", f"cannot read the form: {exc}")
+    form = await read_form(request, max_files=settings.max_photos + 20,
+                           max_part_size=settings.max_photo_bytes + 1024)
     try:
         if "report" in form:
             try:
@@ -102,30 +98,12 @@ async def _read_multipart(request: Request, adapter) -> tuple[JakiReport, list[S
         except ValidationError as exc:
             raise _validation_error(exc)
         _check(adapter, report)
-        files = [f for key in ("photos", "photo") for f in form.getlist(key)
-                 if isinstance(f, UploadFile)]
-        if len(files) > settings.max_photos:
-            raise ApiError(422, "too_many_photos",
-                           f"{len(files)} photos sent; at most {settings.max_photos}")
-        blobs = [(f.filename, await f.read(settings.max_photo_bytes + 1)) for f in files]
+        uploads = await read_uploads(form, max_count=settings.max_photos,
+                                     max_bytes=settings.max_photo_bytes)
     finally:
         await form.close()
-    checked = []
-    for filename, blob in blobs:  # all are checked before any is stored
-        try:
-            checked.append((filename, blob, check_upload(
-                blob, filename=filename, max_bytes=settings.max_photo_bytes)))
-        except UploadError as exc:
-            status = {"file_too_large": 413, "unsupported_file_type": 415}.get(exc.reason, 422)
-            code = {"file_too_large": "photo_too_large",
-                    "unsupported_file_type": "photo_wrong_type"}.get(exc.reason, exc.reason)
-            raise ApiError(status, code, str(exc))
-    photos = []
-    for filename, blob, media_type in checked:
-        stored = adapter.runtime.store.put(blob, media_type, filename)
-        photos.append(StoredPhoto(sha256=stored.sha256, media_type=stored.media_type,
-                                  size=stored.size, path=stored.path, filename=filename))
-    return report, photos
+    checked = check_photos(uploads, max_bytes=settings.max_photo_bytes)  # all, before storing
+    return report, store_photos(adapter.runtime.store, checked)
 
 
 @router.post(

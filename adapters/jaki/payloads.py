@@ -6,6 +6,8 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core.uploads import StoredPhoto
+
 
 class JakiLocation(BaseModel):
     model_config = ConfigDict(extra="ignore")
@@ -39,14 +41,6 @@ class JakiReport(BaseModel):
         if not value:
             raise ValueError("text must not be empty")
         return value
-
-
-class StoredPhoto(BaseModel):
-    sha256: str
-    media_type: str
-    size: int
-    path: str
-    filename: str | None = None
 
 
 class JakiInbox(BaseModel):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from core.adapter import Adapter, InboxRecord, NormalizeError
-from core.canonical import InboundMessage, Location, Sender, StoredFile
+from core.canonical import InboundMessage, Location, Sender
 from core.hookspecs import hookimpl
 from core.identity import contact_senders
 
@@ -50,8 +50,7 @@ class JakiAdapter(Adapter):
             received_at=r.reported_at or item.received_at,
             category=r.category,
             location=location,
-            attachments=[StoredFile(media_type=p.media_type, size=p.size, sha256=p.sha256,
-                                    path=p.path, filename=p.filename) for p in wrapped.photos],
+            attachments=[p.as_file() for p in wrapped.photos],
         )
 
 

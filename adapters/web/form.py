@@ -18,9 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine, select
 
-from adapters.web.inbound import (
-    accept, client_key, read_multipart, review, web_adapter,
-)
+from adapters.web.inbound import accept, client_key, read_multipart, review, web_adapter
 from adapters.web.payloads import FORM_FIELDS, HONEYPOT, Problem, submission_id
 from core import tracking
 from core.errors import ApiError
@@ -67,7 +65,7 @@ def render_form(request: Request, adapter: WebAdapter, values: Mapping[str, Any]
         "form": form, "errors": errors, "field_errors": field_errors,
         "action": "/lapor" + lang_query(request), "photos_lost": photos_lost,
         "limits": {"text": settings.max_text_chars, "photos": settings.max_photos,
-                   "photo_mb": round(settings.max_photo_bytes / (1024 * 1024), 1)},
+                   "photo_mb": f"{settings.max_photo_bytes / (1024 * 1024):g}"},
     }, status_code=status_code)
     response.headers.update({**PAGE_HEADERS, "Cache-Control": "no-store", **(headers or {})})
     return response
@@ -100,7 +98,8 @@ async def form_submit(request: Request) -> Response:
         return render_form(request, adapter, sub.raw, problems,
                            status_code=problems[0].status, photos_lost=sub.photos_sent)
     key = str(submission_id(sub.raw.get("submission_id"), strict=False))
-    result = await accept(adapter, report, checked, external_id=key, source="form")
+    result = await accept(adapter, report, checked, key=key, source="form",
+                          per_content=True)
     if result.tracking_id is None:  # kept in the inbox, but quarantined
         response = adapter.runtime.render(request, "terima.html", {
             "tracking_id": None, "status": None, "follow_up": False}, status_code=202)

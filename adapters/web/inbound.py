@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from adapters.web.payloads import (
-    FORM_FIELDS, Problem, WebInbox, WebReport, check, flatten, submission_id,
+    FORM_FIELDS, Problem, WebInbox, WebReport, check, flatten, submission_id
 )
 from core import tracking
 from core.adapter import Envelope
@@ -19,7 +21,7 @@ from core.canonical import IngestResult
 from core.errors import ApiError
 from core.models import utcnow
 from core.uploads import (
-    Upload, check_photos, file_parts, read_form, read_uploads, store_photos,
+    CheckedUpload, Upload, check_photos, file_parts, read_form, read_uploads, store_photos
 )
 
 if TYPE_CHECKING:
@@ -68,7 +70,7 @@ async def read_multipart(request: Request, adapter: WebAdapter, *,
         if report_part and "report" in form:
             try:
                 data = json.loads(str(form["report"]))
-            except ValueError:
+            except (ValueError, RecursionError):
                 raise ApiError(400, "malformed_json", "the 'report' part is not valid JSON")
             if not isinstance(data, dict):
                 raise ApiError(400, "malformed_json", "the 'report' part must be an object")
@@ -90,7 +92,7 @@ async def read_multipart(request: Request, adapter: WebAdapter, *,
 async def read_json(request: Request) -> Submission:
     try:
         data = json.loads(await request.body())
-    except ValueError:
+    except (ValueError, RecursionError):
         raise ApiError(400, "malformed_json", "the request body is not valid JSON")
     if not isinstance(data, dict):
         raise ApiError(400, "malformed_json", "the request body must be a JSON object")
@@ -98,7 +100,8 @@ async def read_json(request: Request) -> Submission:
     return Submission(raw, problems)
 
 
-def review(adapter: WebAdapter, sub: Submission) -> tuple[WebReport | None, list, list[Problem]]:
+def review(adapter: WebAdapter,
+           sub: Submission) -> tuple[WebReport | None, list[CheckedUpload], list[Problem]]:
     """The checked report and photos, or every problem (photos are checked even when a
     field is wrong, so the form names them all at once)."""
     settings = adapter.runtime.settings
@@ -107,7 +110,7 @@ def review(adapter: WebAdapter, sub: Submission) -> tuple[WebReport | None, list
     if problems and problems[0].code == "rejected":
         return None, [], problems
     problems = sub.problems + problems
-    checked = []
+    checked: list[CheckedUpload] = []
     if not any(p.field == "photos" for p in problems):
         try:
             checked = check_photos(sub.uploads, max_bytes=settings.max_photo_bytes)
@@ -117,15 +120,22 @@ def review(adapter: WebAdapter, sub: Submission) -> tuple[WebReport | None, list
     return (None if problems else report), checked, problems
 
 
-async def accept(adapter: WebAdapter, report: WebReport, checked: Sequence, *,
-                 external_id: str, source: str) -> IngestResult:
-    """Store the photos, then commit the payload to the inbox and run it through."""
-    photos = store_photos(adapter.runtime.store, checked)
-    payload = WebInbox(source=source, report=report, photos=photos)
+async def accept(adapter: WebAdapter, report: WebReport, checked: Sequence[CheckedUpload], *,
+                 key: str, source: str, per_content: bool = False) -> IngestResult:
+    """Store the photos, then commit the payload to the inbox and run it through.
+
+    ``key`` is the inbox external_id. With ``per_content`` the content's digest is part of
+    it: the same form posted twice is one report, but a form brought back with the
+    browser's Back button and filled in again (same nonce, new text) is a new one."""
+    photos = await run_in_threadpool(store_photos, adapter.runtime.store, checked)
+    payload = WebInbox(source=source, report=report, photos=photos).model_dump_json(
+        exclude_none=True).encode()
+    if per_content:
+        key = f"{key}.{hashlib.sha256(payload).hexdigest()[:16]}"
     return await adapter.runtime.ingest(Envelope(
         channel=adapter.channel_id,
-        external_id=external_id,
-        payload=payload.model_dump_json(exclude_none=True).encode(),
+        external_id=key,
+        payload=payload,
         content_type="application/vnd.kanal.web+json",
         received_at=utcnow(),
     ))
@@ -168,7 +178,7 @@ async def submit(request: Request) -> JSONResponse:
     report, checked, problems = review(adapter, sub)
     if problems:
         raise problems[0].error()
-    result = await accept(adapter, report, checked, external_id=str(key), source="api")
+    result = await accept(adapter, report, checked, key=str(key), source="api")
     if result.quarantined or result.tracking_id is None:
         return JSONResponse(status_code=202, content={
             "tracking_id": None, "status": "quarantined",
