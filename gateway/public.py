@@ -8,6 +8,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from core import reports, tracking
 from gateway.errors import ApiError
+from gateway.pages import LANGUAGES
 
 router = APIRouter()
 
@@ -70,7 +71,10 @@ async def track_form(request: Request, id: str | None = None) -> Response:
     if id:
         try:
             compact = tracking.normalize(id)
-            return RedirectResponse(f"/lacak/{tracking.display(compact)}", status_code=303)
+            lang = request.query_params.get("lang")
+            query = f"?lang={lang}" if lang in LANGUAGES else ""
+            return RedirectResponse(f"/lacak/{tracking.display(compact)}{query}",
+                                    status_code=303)
         except tracking.InvalidTrackingID as exc:
             error = "mistyped" if exc.reason == "checksum" else "invalid"
             return request.app.state.kanal.render(

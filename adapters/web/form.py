@@ -29,13 +29,6 @@ if TYPE_CHECKING:
 
 router = APIRouter(include_in_schema=False)
 
-PAGE_HEADERS = {
-    "Content-Security-Policy": "default-src 'self'; img-src 'self' data: blob:; "
-                               "object-src 'none'; base-uri 'none'; form-action 'self'; "
-                               "frame-ancestors 'none'",
-    "Referrer-Policy": "same-origin",
-    "X-Content-Type-Options": "nosniff",
-}
 _FORM_MEDIA = ("multipart/form-data", "application/x-www-form-urlencoded")
 _LANG = re.compile(r"[a-z]{2}")
 
@@ -67,7 +60,7 @@ def render_form(request: Request, adapter: WebAdapter, values: Mapping[str, Any]
         "limits": {"text": settings.max_text_chars, "photos": settings.max_photos,
                    "photo_mb": f"{settings.max_photo_bytes / (1024 * 1024):g}"},
     }, status_code=status_code)
-    response.headers.update({**PAGE_HEADERS, "Cache-Control": "no-store", **(headers or {})})
+    response.headers.update({"Cache-Control": "no-store", **(headers or {})})
     return response
 
 
@@ -103,7 +96,6 @@ async def form_submit(request: Request) -> Response:
     if result.tracking_id is None:  # kept in the inbox, but quarantined
         response = adapter.runtime.render(request, "terima.html", {
             "tracking_id": None, "status": None, "follow_up": False}, status_code=202)
-        response.headers.update(PAGE_HEADERS)
         return response
     more = {"tambahan": "1"} if result.follow_up else {}
     return RedirectResponse(
@@ -138,5 +130,4 @@ async def receipt(request: Request, tracking_id: str) -> Response:
         response = adapter.runtime.render(request, "terima.html", {
             "tracking_id": tracking.display(compact), "status": status,
             "follow_up": request.query_params.get("tambahan") == "1"})
-    response.headers.update(PAGE_HEADERS)
     return response

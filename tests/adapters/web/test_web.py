@@ -503,3 +503,27 @@ def test_normalize(web_kanal, contact, sender, aka):
 def test_normalize_refuses_foreign_payloads(web_kanal):
     with pytest.raises(NormalizeError):
         web_kanal.adapters["web"].normalize(_record(web_kanal, b'{"text": "x"}'))
+
+
+def test_pages_are_in_bahasa_indonesia_unless_english_is_chosen(client):
+    english_browser = {"Accept-Language": "en-US,en;q=0.9"}
+    page = client.get("/lapor", headers=english_browser)
+    assert 'lang="id"' in page.text
+    chosen = client.get("/lapor?lang=en", headers=english_browser)
+    assert 'lang="en"' in chosen.text
+    assert 'lang="en"' in client.get("/lapor").text  # the choice is remembered (cookie)
+
+
+@pytest.mark.parametrize("path", ["/lapor", "/lacak", "/lacak/2222-2222-2"],
+                         ids=["form", "lookup", "unknown-report"])
+def test_pages_send_security_headers(client, path):
+    headers = client.get(path).headers
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff"
+
+
+def test_lookup_redirect_keeps_the_chosen_language(client):
+    from core import tracking as t
+    tid = t.display(t.generate())
+    r = client.get(f"/lacak?id={tid.lower()}&lang=en", follow_redirects=False)
+    assert r.status_code == 303 and r.headers["location"] == f"/lacak/{tid}?lang=en"
