@@ -41,11 +41,21 @@ def cmd_serve(args, settings: KanalSettings) -> int:
 
     from gateway.app import create_app
 
+    from gateway.logs import channel_secrets
+    from gateway.runtime import Kanal
+
     migrate(settings)
-    app = create_app(settings)
+    kanal = Kanal(settings)
+    args.redactor.secrets = sorted(set(args.redactor.secrets) | set(channel_secrets(kanal)),
+                                   key=len, reverse=True)
+    for status in kanal.channels:
+        if status.state != "ready":
+            logging.getLogger("kanal").info("channel %s disabled: %s", status.config.id,
+                                            status.reason)
+    app = create_app(kanal=kanal)
     uvicorn.run(app, host=args.host, port=args.port, log_level=settings.log_level.lower(),
                 proxy_headers=True, forwarded_allow_ips=settings.trusted_proxies,
-                access_log=args.access_log)
+                access_log=args.access_log, log_config=None)
     return 0
 
 
@@ -212,8 +222,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     settings = KanalSettings()
-    logging.basicConfig(level=settings.log_level.upper(),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from gateway.logs import install
+
+    args.redactor = install(settings.log_level)
     try:
         return args.func(args, settings)
     except Exception as exc:  # a clear line, not a traceback, for configuration errors

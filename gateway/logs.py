@@ -1,0 +1,61 @@
+"""Logging set-up: personal data and secrets never reach the logs."""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# Indonesian mobile and international numbers, with the separators people type
+_PHONE = re.compile(r"(?<![\w])(?:\+|whatsapp:\+?)?(?:62[\s.-]?|0)8[\d\s.-]{7,14}\d(?![\w])")
+REDACTED = "[redacted]"
+
+
+class RedactingFilter(logging.Filter):
+    """Rewrites each record's message with emails, phone numbers and the given secrets
+    replaced by ``[redacted]``."""
+
+    def __init__(self, secrets: Iterable[str] = ()):
+        super().__init__()
+        self.secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, REDACTED)
+        return _PHONE.sub(REDACTED, _EMAIL.sub(REDACTED, text))
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = self.redact(message)
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = self.redact(record.exc_text)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
+
+
+def channel_secrets(kanal) -> list[str]:
+    """The values of every setting an adapter declares secret."""
+    values = []
+    for status in kanal.channels:
+        if status.adapter is None:
+            continue
+        for name in type(status.adapter).secrets:
+            value = getattr(status.adapter.settings, name, None)
+            if isinstance(value, str):
+                values.append(value)
+                values.extend(part.partition("=")[2] or part for part in value.split(","))
+    return values
+
+
+def install(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
+    logging.basicConfig(level=level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    redactor = RedactingFilter(secrets)
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(redactor)
+    return redactor

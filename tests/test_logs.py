@@ -1,0 +1,41 @@
+import logging
+
+import pytest
+
+from gateway.logs import REDACTED, RedactingFilter, channel_secrets
+
+
+@pytest.mark.parametrize("text", [
+    "from 0812-3456-7890", "from +6281234567890", "from whatsapp:+6281234567890",
+    "from 62 812 3456 7890", "mail siti.aminah@example.org", "key test-jaki-key in header",
+], ids=["local-phone", "e164", "whatsapp", "spaced", "email", "secret"])
+def test_personal_data_and_secrets_are_redacted(text):
+    f = RedactingFilter(secrets=["test-jaki-key"])
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s", (text,), None)
+    f.filter(record)
+    assert REDACTED in record.getMessage()
+    for leak in ("3456", "siti", "test-jaki-key"):
+        assert leak not in record.getMessage()
+
+
+def test_ordinary_text_is_left_alone():
+    f = RedactingFilter()
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "inbox %s quarantined", (42,),
+                               None)
+    f.filter(record)
+    assert record.getMessage() == "inbox 42 quarantined"
+
+
+def test_exception_text_is_redacted_too():
+    f = RedactingFilter()
+    try:
+        raise ValueError("bad number 081234567890")
+    except ValueError:
+        import sys
+        record = logging.LogRecord("x", logging.ERROR, __file__, 1, "failed", (), sys.exc_info())
+    f.filter(record)
+    assert "081234567890" not in record.exc_text
+
+
+def test_adapter_secrets_are_collected(kanal):
+    assert "test-jaki-key" in channel_secrets(kanal)
