@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import re
 import shutil
@@ -99,23 +100,19 @@ def free_port() -> int:
 
 def to_ms(value: str) -> float:
     m = re.fullmatch(r"([\d.]+)(us|ms|s|m)", value)
-    if not m:
-        return float("nan")
-    return float(m[1]) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[m[2]]
+    return float(m[1]) * {"us": 0.001, "ms": 1.0, "s": 1e3, "m": 6e4}[m[2]] if m else math.nan
 
 
 def parse_wrk(out: str) -> Load:
-    load = Load()
-    if m := re.search(r"Requests/sec:\s+([\d.]+)", out):
-        load.rps = float(m[1])
-    if m := re.search(r"^\s+50%\s+(\S+)", out, re.M):
-        load.p50_ms = to_ms(m[1])
-    if m := re.search(r"^\s+99%\s+(\S+)", out, re.M):
-        load.p99_ms = to_ms(m[1])
-    if m := re.search(r"(\d+) requests in", out):
-        load.requests = int(m[1])
-    if m := re.search(r"Socket errors: (.*)", out):
-        load.socket_errors = m[1].strip()
+    def find(pattern: str) -> str | None:
+        m = re.search(pattern, out, re.M)
+        return m[1] if m else None
+
+    load = Load(rps=float(find(r"Requests/sec:\s+([\d.]+)") or 0),
+                p50_ms=to_ms(find(r"^\s+50%\s+(\S+)") or ""),
+                p99_ms=to_ms(find(r"^\s+99%\s+(\S+)") or ""),
+                requests=int(find(r"(\d+) requests in") or 0),
+                socket_errors=(find(r"Socket errors: (.*)") or "").strip())
     for code, n in re.findall(r"^STATUS (\d+) (\d+)$", out, re.M):
         load.statuses[int(code)] = load.statuses.get(int(code), 0) + int(n)
     return load
@@ -141,7 +138,7 @@ class Server:
         with self.log.open("wb") as log:
             self.proc = subprocess.Popen(cmd, env=env, cwd=cwd, stdout=log,
                                          stderr=subprocess.STDOUT)
-        self.peak_rss_kb = 0
+        self.peak_rss_kb = self.hwm_kb = 0
         self._sampling = False
 
     def wait_ready(self, path: str, timeout: float = 90) -> None:
@@ -178,7 +175,7 @@ class Server:
 
     def peak_mb(self) -> float:
         self._sampling = False
-        return max(self.peak_rss_kb, self.status_kb("VmHWM")) / 1024
+        return max(self.peak_rss_kb, self.hwm_kb, self.status_kb("VmHWM")) / 1024
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
@@ -189,6 +186,7 @@ class Server:
 
     def stop(self, kill: bool = False) -> None:
         if self.proc.poll() is None:
+            self.hwm_kb = max(self.hwm_kb, self.status_kb("VmHWM"))
             self.proc.send_signal(signal.SIGKILL if kill else signal.SIGINT)
             try:
                 self.proc.wait(20)
@@ -235,7 +233,8 @@ def main() -> int:
     script.write_text(LUA)
     geojson = shared_geojson()
     env = {k: v for k, v in os.environ.items() if not k.startswith("KANAL_")}
-    env.update(PYTHONUNBUFFERED="1")
+    env.update(PYTHONUNBUFFERED="1", PYTHONPATH=os.pathsep.join(
+        filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     db = tmp / "kanal.sqlite3"
     kanal_env = {**env, "KANAL_DATABASE_URL": f"sqlite:///{db}", "KANAL_JAKI_API_KEY": API_KEY,
                  "KANAL_DATA_DIR": str(tmp / "data"), "KANAL_SCHEDULER": "true"}
@@ -246,24 +245,22 @@ def main() -> int:
     wrk_desc = f"wrk -t{args.threads} -c{args.connections} -d{args.duration}s --latency"
     say(f"load: {wrk_desc} (after {args.warmup}s warm-up), temp dir {tmp}")
     servers: list[Server] = []
+
+    def measure(name: str, cmd: list[str], server_env: dict[str, str], ready: str,
+                port: int) -> tuple[Server, Load]:
+        server = Server(name, cmd + ["--port", str(port)], server_env, tmp, port)
+        servers.append(server)
+        server.wait_ready(ready)
+        say(f"{name}: running (pid {server.proc.pid}), load starts")
+        return server, bench(server, script, args)
+
     try:
-        port = free_port()
-        floor = Server("floor", [sys.executable, str(HERE / "floor_app.py"), "--port",
-                                 str(port)], env, tmp, port)
-        servers.append(floor)
-        floor.wait_ready("/")
-        say("floor: running")
-        floor_load = bench(floor, script, args)
+        floor, floor_load = measure("floor", [sys.executable, str(HERE / "floor_app.py")],
+                                    env, "/", free_port())
         floor_rss = floor.peak_mb()
         floor.stop()
-
-        port = free_port()
-        kanal = Server("kanal", [sys.executable, "-m", "gateway.cli", "serve", "--port",
-                                 str(port)], kanal_env, tmp, port)
-        servers.append(kanal)
-        kanal.wait_ready("/healthz")
-        say("kanal: running")
-        kanal_load = bench(kanal, script, args)
+        kanal, kanal_load = measure("kanal", [sys.executable, "-m", "gateway.cli", "serve"],
+                                    kanal_env, "/healthz", free_port())
         kanal.stop(kill=True)  # at once: nothing can be committed after wrk's last answer
         kanal_rss = kanal.peak_mb()
         total, committed = count_reports(db, "run")

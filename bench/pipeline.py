@@ -171,7 +171,8 @@ def main() -> int:
         done = inbox.drain(kanal.engine, kanal.pipeline, batch_size=args.batch_size)
         elapsed = time.perf_counter() - t3
         drain_peak = status_kb("VmHWM") / 1024 if reset else float("nan")
-        process_peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        process_peak = max(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                           drain_peak if reset else 0.0)
 
         it, rt = InboxItem.__table__, Report.__table__
         with kanal.engine.connect() as conn:
