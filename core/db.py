@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -50,6 +50,22 @@ def write_lock(conn: Connection, table: str) -> None:
     matches no row is enough: SQLite opens the write transaction before it looks."""
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(f"UPDATE {table} SET id = id WHERE 0")
+
+
+def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
+    """Primary keys for ``count`` new rows, so that batches insert without RETURNING
+    (SQLite cannot batch RETURNING in parameter order). PostgreSQL draws them from the
+    table's sequence; on SQLite this transaction holds the write lock, so the ids after the
+    current maximum are ours until it commits."""
+    if count <= 0:
+        return []
+    if conn.dialect.name == "postgresql":
+        return list(conn.execute(
+            text("SELECT nextval(pg_get_serial_sequence(:t, 'id')) "
+                 "FROM generate_series(1, :n)"), {"t": table.name, "n": count}).scalars())
+    write_lock(conn, table.name)
+    start = conn.execute(select(func.max(table.c.id))).scalar() or 0
+    return list(range(start + 1, start + count + 1))
 
 
 def alembic_config(url: str):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import logging
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
-from core.db import write_lock
+from core.db import allocate_ids, write_lock
 from core.models import InboxItem, Report, utcnow
 from core.pipeline import Pipeline
 
@@ -20,6 +21,24 @@ inbox_t = InboxItem.__table__
 report_t = Report.__table__
 _RECORD_COLS = (inbox_t.c.id, inbox_t.c.channel, inbox_t.c.external_id, inbox_t.c.content_type,
                 inbox_t.c.payload, inbox_t.c.received_at)
+
+
+def _existing(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Inbox ids of keys already stored. One ``channel = ? AND external_id IN (...)`` query
+    per channel and chunk: row-value IN lists make SQLite scan the table."""
+    by_channel: dict[str, set[str]] = defaultdict(set)
+    for channel, external_id in keys:
+        by_channel[channel].add(external_id)
+    found: dict[tuple[str, str], int] = {}
+    for channel, ids in by_channel.items():
+        ordered = sorted(ids)
+        for i in range(0, len(ordered), 500):
+            for ext, inbox_id in conn.execute(
+                select(inbox_t.c.external_id, inbox_t.c.id).where(
+                    inbox_t.c.channel == channel, inbox_t.c.external_id.in_(ordered[i:i + 500]))
+            ):
+                found[(channel, ext)] = inbox_id
+    return found
 
 
 def write(conn: Connection, envelopes: Sequence[Envelope],
@@ -31,14 +50,7 @@ def write(conn: Connection, envelopes: Sequence[Envelope],
     """
     now = now or utcnow()
     keys = [(e.channel, e.external_id) for e in envelopes]
-    existing: dict[tuple[str, str], int] = {}
-    for i in range(0, len(keys), 400):
-        chunk = sorted(set(keys[i:i + 400]))
-        for channel, ext, inbox_id in conn.execute(
-            select(inbox_t.c.channel, inbox_t.c.external_id, inbox_t.c.id)
-            .where(tuple_(inbox_t.c.channel, inbox_t.c.external_id).in_(chunk))
-        ):
-            existing[(channel, ext)] = inbox_id
+    existing = _existing(conn, keys)
     fresh: dict[tuple[str, str], Envelope] = {}
     for key, env in zip(keys, envelopes):
         if key not in existing and key not in fresh:
@@ -51,12 +63,11 @@ def write(conn: Connection, envelopes: Sequence[Envelope],
                  "attempts": 0} for e in fresh.values()]
         try:
             with conn.begin_nested():
-                ids = conn.execute(
-                    insert(inbox_t).returning(inbox_t.c.id, sort_by_parameter_order=True), rows
-                ).scalars()
-                for key, inbox_id in zip(fresh, ids):
-                    existing[key] = inbox_id
-                    new_keys.add(key)
+                ids = allocate_ids(conn, inbox_t, len(rows))
+                conn.execute(insert(inbox_t), [{"id": i, **row} for i, row in zip(ids, rows)])
+            for key, inbox_id in zip(fresh, ids):
+                existing[key] = inbox_id
+                new_keys.add(key)
         except IntegrityError:
             # another process committed some of these keys meanwhile: one at a time
             for key, row in zip(fresh, rows):
@@ -66,10 +77,7 @@ def write(conn: Connection, envelopes: Sequence[Envelope],
                             insert(inbox_t).returning(inbox_t.c.id), row).scalar_one()
                         new_keys.add(key)
                 except IntegrityError:
-                    existing[key] = conn.execute(
-                        select(inbox_t.c.id).where(inbox_t.c.channel == key[0],
-                                                   inbox_t.c.external_id == key[1])
-                    ).scalar_one()
+                    existing[key] = _existing(conn, [key])[key]
     out, reported = [], set()
     for key in keys:
         is_new = key in new_keys and key not in reported

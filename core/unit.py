@@ -4,14 +4,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 
 @dataclass(slots=True, eq=False)
 class NewReport:
-    """A report created in the current transaction. Hooks may change the routing fields
-    (status, category, queue, kelurahan/kecamatan/kota, sla_due_at); the pipeline writes
-    the changes back before it commits."""
+    """A report being created in the current transaction. Hooks may change the routing
+    fields (status, category, queue, kelurahan/kecamatan/kota, sla_due_at); the report row
+    is written with them after every hook has run."""
 
     id: int
     tracking_id: str
@@ -36,9 +35,6 @@ class NewReport:
         "kota_code", "queue", "sla_due_at",
     )
 
-    def routing(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, name) for name in self.MUTABLE)
-
 
 @dataclass(slots=True)
 class CaseEventDraft:
@@ -56,7 +52,6 @@ class UnitOfWork:
 
     now: datetime
     case_events: list[CaseEventDraft] = field(default_factory=list)
-    changed_reports: list[NewReport] = field(default_factory=list)
 
     def add_case_event(
         self,
