@@ -28,13 +28,20 @@ def make_engine(url: str, **kw) -> Engine:
         engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
 
         @event.listens_for(engine, "connect")
-        def _pragmas(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+        def _connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
+            # The driver's own transaction handling is off (it would let a RELEASE of the
+            # first SAVEPOINT commit everything); SQLAlchemy's begin emits BEGIN below.
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _begin(conn):  # pragma: no cover - exercised by every test
+            conn.exec_driver_sql("BEGIN")
 
         return engine
     if "poolclass" not in kw:
@@ -45,11 +52,16 @@ def make_engine(url: str, **kw) -> Engine:
 
 
 def write_lock(conn: Connection, table: str) -> None:
-    """On SQLite, take the database's write lock now, so what this transaction reads next
-    is current until it commits (PostgreSQL uses FOR UPDATE instead). A write that
-    matches no row is enough: SQLite opens the write transaction before it looks."""
-    if conn.dialect.name == "sqlite":
+    """On SQLite, take the database's write lock now, before the transaction reads, so
+    what it reads stays current until it commits and its writes cannot be refused as
+    stale (PostgreSQL uses FOR UPDATE instead). Every writing transaction calls this
+    first. A write that matches no row is enough: SQLite takes the lock before it looks."""
+    if conn.dialect.name != "sqlite":
+        return
+    transaction = conn.get_transaction()
+    if conn.info.get("kanal_write_locked") is not transaction:
         conn.exec_driver_sql(f"UPDATE {table} SET id = id WHERE 0")
+        conn.info["kanal_write_locked"] = transaction
 
 
 def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:

@@ -7,12 +7,14 @@ from datetime import datetime
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core.db import write_lock
 from core.models import ChannelState, utcnow
 
 state_t = ChannelState.__table__
 
 
 def _ensure(conn: Connection, channel: str, now: datetime) -> None:
+    write_lock(conn, "inbox_item")
     if conn.execute(select(state_t.c.channel).where(state_t.c.channel == channel)).first():
         return
     try:

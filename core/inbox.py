@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
+from core.bulk import insert_rows
 from core.db import allocate_ids, write_lock
 from core.models import InboxItem, Report, utcnow
 from core.pipeline import Pipeline
@@ -49,6 +50,7 @@ def write(conn: Connection, envelopes: Sequence[Envelope],
     process, maps to the row that is already there.
     """
     now = now or utcnow()
+    write_lock(conn, "inbox_item")
     keys = [(e.channel, e.external_id) for e in envelopes]
     existing = _existing(conn, keys)
     fresh: dict[tuple[str, str], Envelope] = {}
@@ -64,7 +66,7 @@ def write(conn: Connection, envelopes: Sequence[Envelope],
         try:
             with conn.begin_nested():
                 ids = allocate_ids(conn, inbox_t, len(rows))
-                conn.execute(insert(inbox_t), [{"id": i, **row} for i, row in zip(ids, rows)])
+                insert_rows(conn, inbox_t, [{"id": i, **row} for i, row in zip(ids, rows)])
             for key, inbox_id in zip(fresh, ids):
                 existing[key] = inbox_id
                 new_keys.add(key)
@@ -120,6 +122,7 @@ def outcomes(conn: Connection, inbox_ids: Sequence[int]) -> dict[int, IngestResu
 
 def quarantine(conn: Connection, inbox_id: int, error: str,
                now: datetime | None = None) -> None:
+    write_lock(conn, "inbox_item")
     conn.execute(update(inbox_t).where(inbox_t.c.id == inbox_id).values(
         status="quarantined", error=error[:2000], processed_at=now or utcnow(),
         attempts=inbox_t.c.attempts + 1))

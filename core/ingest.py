@@ -1,158 +1,138 @@
-"""Group commit: one writer thread takes payloads from many requests and commits them in
-batches, so each request still gets its answer only after its rows are committed."""
+"""Group commit in the event loop: the payloads of all the requests that are ready in one
+turn of the loop are committed as one batch, and each request gets its answer only after
+its rows are committed. No thread hand-off: the batch runs in the loop thread, between
+turns, so nothing waits for a lock on the interpreter."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import queue
 import threading
-from concurrent.futures import Future
-from dataclasses import dataclass
 from typing import Callable
 
 from sqlalchemy import Engine
 
 from core import inbox
-from core.adapter import Envelope
+from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
 from core.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
 
 
-@dataclass(slots=True)
-class _Job:
-    envelope: Envelope
-    future: Future
-
-
-class _Call:
-    __slots__ = ("fn", "future")
-
-    def __init__(self, fn: Callable[[], object]):
-        self.fn = fn
-        self.future: Future = Future()
-
-
-_STOP = object()
-
-
 class Ingestor:
     """Owns the inbox and pipeline writes of this process.
 
-    ``submit`` commits the raw payload (phase 1), then runs the pipeline over it (phase 2),
-    each phase one transaction per batch. A crash between the two leaves the payload pending
-    in the inbox, where start-up replay finds it.
+    A batch writes the raw payloads and runs the pipeline over them in one transaction.
+    When that fails, it falls back to two: the raw payloads are committed first, then
+    processed; a crash between the two leaves them pending in the inbox, where start-up
+    replay finds them. Batches from the event loop and from other threads (pollers,
+    replay) never run at the same time.
     """
 
     def __init__(self, engine: Engine, pipeline: Pipeline, *, max_batch: int = 256):
         self.engine = engine
         self.pipeline = pipeline
         self.max_batch = max_batch
-        self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._thread: threading.Thread | None = None
-        # test seam: called between the inbox commit and the pipeline
+        self._lock = threading.RLock()
+        self._pending: list[tuple[Envelope, asyncio.Future]] = []
+        self._flush_scheduled = False
+        self._seen = 0
+        # seam for tests: when set, batches take the two-transaction path and this is
+        # called between the inbox commit and the pipeline
         self.after_inbox_commit: Callable[[list[int]], None] | None = None
 
-    @property
-    def running(self) -> bool:
-        return self._thread is not None
+    async def ingest(self, envelope: Envelope) -> IngestResult:
+        loop = asyncio.get_running_loop()
+        future = loop.create_future()
+        self._pending.append((envelope, future))
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._seen = 0
+            loop.call_soon(self._gather, loop)
+        return await future
 
-    def run(self, fn: Callable[[], object]) -> object:
-        """Run ``fn`` in order with ingestion: on the writer thread when it runs."""
-        return self.call(fn).result() if self.running else fn()
+    def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Let the loop read the sockets once more while that brings in more payloads:
+        a bigger batch costs the same commit."""
+        if self._seen < len(self._pending) < self.max_batch:
+            self._seen = len(self._pending)
+            loop.call_soon(self._gather, loop)
+            return
+        self._flush()
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        for i in range(0, len(batch), self.max_batch):
+            chunk = batch[i:i + self.max_batch]
+            try:
+                results = self.ingest_many([envelope for envelope, _ in chunk])
+            except Exception as exc:
+                log.exception("ingest batch of %d failed", len(chunk))
+                for _, future in chunk:
+                    if not future.done():
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(chunk, results):
+                if not future.done():  # the client may have gone away
+                    future.set_result(result)
 
     def ingest_many(self, envelopes: list[Envelope]) -> list[IngestResult]:
-        """Blocking ingestion of several payloads (pollers); answers in order."""
-        if self.running:
-            return [f.result() for f in [self.submit(e) for e in envelopes]]
-        return self._process(envelopes)
+        """Blocking ingestion of several payloads (pollers, tests); answers in order."""
+        with self._lock:
+            return self._process(envelopes)
 
-    def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="kanal-ingest", daemon=True)
-            self._thread.start()
-
-    def stop(self, timeout: float = 10) -> None:
-        if self._thread is not None:
-            self._queue.put(_STOP)
-            self._thread.join(timeout)
-            self._thread = None
-
-    def submit(self, envelope: Envelope) -> Future:
-        job = _Job(envelope, Future())
-        self._queue.put(job)
-        return job.future
-
-    async def ingest(self, envelope: Envelope) -> IngestResult:
-        return await asyncio.wrap_future(self.submit(envelope))
-
-    def call(self, fn: Callable[[], object]) -> Future:
-        """Run ``fn`` on the writer thread (replay, drains), in order with ingestion."""
-        call = _Call(fn)
-        self._queue.put(call)
-        return call.future
-
-    def _run(self) -> None:
-        while True:
-            item = self._queue.get()
-            batch: list[_Job] = []
-            while True:
-                if item is _STOP:
-                    self._flush(batch)
-                    return
-                if isinstance(item, _Call):
-                    self._flush(batch)
-                    batch = []
-                    self._run_call(item)
-                else:
-                    batch.append(item)
-                if len(batch) >= self.max_batch:
-                    break
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-            self._flush(batch)
-
-    @staticmethod
-    def _run_call(call: _Call) -> None:
-        try:
-            call.future.set_result(call.fn())
-        except BaseException as exc:  # handed to the caller
-            call.future.set_exception(exc)
-
-    def _flush(self, batch: list[_Job]) -> None:
-        if not batch:
-            return
-        try:
-            results = self._process([job.envelope for job in batch])
-        except BaseException as exc:
-            log.exception("ingest batch of %d failed", len(batch))
-            for job in batch:
-                if not job.future.done():
-                    job.future.set_exception(exc)
-            return
-        for job, result in zip(batch, results):
-            job.future.set_result(result)
+    def run(self, fn: Callable[[], object]) -> object:
+        """Run ``fn`` (replay, drains) so that it never overlaps a batch of this process."""
+        with self._lock:
+            return fn()
 
     def _process(self, envelopes: list[Envelope]) -> list[IngestResult]:
+        """One transaction for the raw payloads and their reports. If that fails, the
+        payloads are committed on their own first and then processed row by row, so a
+        payload that breaks the pipeline is quarantined and never lost."""
+        if self.after_inbox_commit is None:
+            try:
+                with self.engine.begin() as conn:
+                    written = inbox.write(conn, envelopes)
+                    records = [InboxRecord(inbox_id, e.channel, e.external_id, e.content_type,
+                                           e.payload, e.received_at)
+                               for e, (inbox_id, is_new) in zip(envelopes, written) if is_new]
+                    fresh = self.pipeline.process(conn, records) if records else {}
+                    seen = [i for i, is_new in written if not is_new]
+                    if seen:  # redeliveries: a pending one is processed now
+                        rows = inbox.claim(conn, ids=list(dict.fromkeys(seen)),
+                                           skip_locked=False)
+                        fresh.update(self.pipeline.process(conn, rows) if rows else {})
+                    known = self._known(conn, written, fresh)
+                return self._answers(written, fresh, known)
+            except Exception:
+                log.exception("ingest batch of %d failed; committing the payloads first",
+                              len(envelopes))
+        return self._two_phase(envelopes)
+
+    def _two_phase(self, envelopes: list[Envelope]) -> list[IngestResult]:
         with self.engine.begin() as conn:
             written = inbox.write(conn, envelopes)
-        ids = [inbox_id for inbox_id, _ in written]
         if self.after_inbox_commit is not None:
-            self.after_inbox_commit(ids)
-        unique_ids = list(dict.fromkeys(ids))
+            self.after_inbox_commit([inbox_id for inbox_id, _ in written])
         # not skip_locked: a row another process is working on is waited for, and then
         # no longer pending
-        _, fresh = inbox.process(self.engine, self.pipeline, ids=unique_ids,
+        _, fresh = inbox.process(self.engine, self.pipeline,
+                                 ids=list(dict.fromkeys(i for i, _ in written)),
                                  skip_locked=False)
-        missing = [i for i in unique_ids if i not in fresh]
-        known: dict[int, IngestResult] = {}
-        if missing:
-            with self.engine.connect() as conn:
-                known = inbox.outcomes(conn, missing)
+        with self.engine.connect() as conn:
+            known = self._known(conn, written, fresh)
+        return self._answers(written, fresh, known)
+
+    @staticmethod
+    def _known(conn, written, fresh) -> dict[int, IngestResult]:
+        missing = list(dict.fromkeys(i for i, _ in written if i not in fresh))
+        return inbox.outcomes(conn, missing) if missing else {}
+
+    @staticmethod
+    def _answers(written, fresh, known) -> list[IngestResult]:
         out = []
         for inbox_id, is_new in written:
             result = fresh.get(inbox_id) if is_new else None

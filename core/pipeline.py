@@ -14,12 +14,13 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core import reporters, tracking
 from core.adapter import Adapter, InboxRecord
 from core.canonical import InboundMessage, IngestResult, Location
+from core.bulk import insert_rows
 from core.db import allocate_ids
 from core.models import (
     Attachment, CaseEvent, InboxItem, Message, OutboxItem, Report, utcnow,
@@ -86,7 +87,7 @@ class Pipeline:
         self._insert_messages(conn, work, now)
         self._acknowledge(conn, work, now)
         if uow.case_events:
-            conn.execute(insert(event_t), [{
+            insert_rows(conn, event_t, [{
                 "report_id": e.report_id, "kind": e.kind, "status": e.status, "note": e.note,
                 "actor": e.actor, "public": e.public, "created_at": now,
             } for e in uow.case_events])
@@ -208,7 +209,7 @@ class Pipeline:
                     for w in fresh]
             try:
                 with conn.begin_nested():
-                    conn.execute(insert(report_t), rows)
+                    insert_rows(conn, report_t, rows)
                 return uow
             except IntegrityError as exc:
                 if "tracking_id" not in str(exc.orig).lower():
@@ -255,9 +256,8 @@ class Pipeline:
                 "path": f.path, "source_url": f.source_url, "filename": f.filename,
                 "created_at": now,
             } for f in m.attachments)
-        conn.execute(insert(message_t), rows)
-        if files:
-            conn.execute(insert(attachment_t), files)
+        insert_rows(conn, message_t, rows)
+        insert_rows(conn, attachment_t, files)
         follow_ups = [{"_id": w.follow_up_of[0], "updated_at": now}
                       for w in work if w.follow_up_of]
         if follow_ups:
@@ -296,9 +296,9 @@ class Pipeline:
         if not rows:
             return
         ids = allocate_ids(conn, message_t, len(rows))
-        conn.execute(insert(message_t), [{"id": i, **row} for i, row in zip(ids, rows)])
+        insert_rows(conn, message_t, [{"id": i, **row} for i, row in zip(ids, rows)])
         if outbox:
-            conn.execute(insert(outbox_t), [{
+            insert_rows(conn, outbox_t, [{
                 "channel": w.message.channel, "report_id": rows[i]["report_id"],
                 "message_id": ids[i], "recipient": w.message.sender.handle,
                 "kind": rows[i]["kind"], "text": rows[i]["text"],

@@ -6,9 +6,10 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, select
 
 from core.canonical import InboundMessage, Sender
+from core.bulk import insert_rows
 from core.db import allocate_ids
 from core.models import Reporter, ReporterIdentity
 
@@ -66,8 +67,7 @@ def resolve(conn: Connection, messages: Sequence[InboundMessage],
 
     new_ids = allocate_ids(conn, reporter_t, len(new_people))
     if new_people:
-        conn.execute(insert(reporter_t),
-                     [{"id": i, **p} for i, p in zip(new_ids, new_people)])
+        insert_rows(conn, reporter_t, [{"id": i, **p} for i, p in zip(new_ids, new_people)])
     out: list[int | None] = []
     identities: list[dict] = []
     for message, ss, (found, index) in zip(messages, senders, owners):
@@ -81,6 +81,5 @@ def resolve(conn: Connection, messages: Sequence[InboundMessage],
                 identities.append({"reporter_id": reporter_id, "kind": s.kind,
                                    "handle": s.handle, "channel": message.channel,
                                    "created_at": now})
-    if identities:
-        conn.execute(insert(identity_t), identities)
+    insert_rows(conn, identity_t, identities)
     return out

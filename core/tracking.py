@@ -54,9 +54,18 @@ def is_valid(compact: str) -> bool:
     )
 
 
+SPACE = BASE ** DATA_LENGTH
+
+
 def generate(randbelow: Callable[[int], int] = secrets.randbelow) -> str:
-    """A new random tracking ID in compact form (9 symbols, no dashes)."""
-    data = "".join(ALPHABET[randbelow(BASE)] for _ in range(DATA_LENGTH))
+    """A new random tracking ID in compact form (9 symbols, no dashes): one uniform draw
+    below 31**8, written in base 31."""
+    value = randbelow(SPACE)
+    symbols = []
+    for _ in range(DATA_LENGTH):
+        value, digit = divmod(value, BASE)
+        symbols.append(ALPHABET[digit])
+    data = "".join(symbols)
     return data + check_symbol(data)
 
 

@@ -29,7 +29,6 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
     async def lifespan(app: FastAPI):
         scheduler = None
         if run_workers:
-            kanal.start()
             replayed = kanal.replay()
             if replayed:
                 log.info("replayed %d pending inbox payloads", replayed)
@@ -43,8 +42,6 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=True)
-            if run_workers:
-                kanal.stop()
 
     app = FastAPI(
         title="kanal",

@@ -164,11 +164,8 @@ class Kanal:
 
     # -- work --------------------------------------------------------------------------
 
-    def start(self) -> None:
-        self.ingestor.start()
-
     def stop(self) -> None:
-        self.ingestor.stop()
+        self.engine.dispose()
 
     def replay(self) -> int:
         """Process every pending inbox payload of running channels (start-up recovery)."""

@@ -33,14 +33,14 @@ def _kanal(url: str, data_dir: str, randbelow=None):
 
 
 def issue_reports(url, data_dir, seed, count, barrier, results) -> None:
-    """Create ``count`` reports one by one, drawing IDs from a tiny space (2**8 IDs) so
+    """Create ``count`` reports one by one, drawing IDs from a tiny space (256 IDs) so
     that the two processes collide."""
     rng = random.Random(seed)
     counter = _Counter()
     logger = logging.getLogger("core.pipeline")
     logger.addHandler(counter)
     logger.setLevel(logging.INFO)
-    kanal = _kanal(url, data_dir, randbelow=lambda n: rng.randrange(2))
+    kanal = _kanal(url, data_dir, randbelow=lambda n: rng.randrange(256))
     barrier.wait()
     tids = []
     for i in range(count):
