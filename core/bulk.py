@@ -36,14 +36,15 @@ def insert_rows(conn: Connection, table: Table, rows: Sequence[dict[str, Any]]) 
     columns = tuple(rows[0])
     sql, processors = _statement(conn, table, columns)
     memo: dict[int, Any] = {}
-    converters = [
-        (lambda v, p=p: v if v is None else _once(memo, p, v)) if p is not None else None
-        for p in processors
-    ]
-    params = [
-        tuple(v if conv is None else conv(v) for conv, v in zip(converters, row.values()))
-        for row in rows
-    ]
+    converted = [(i, p) for i, p in enumerate(processors) if p is not None]
+    params = []
+    for row in rows:
+        values = list(row.values())
+        for i, processor in converted:
+            value = values[i]
+            if value is not None:
+                values[i] = _once(memo, processor, value)
+        params.append(tuple(values))
     conn.exec_driver_sql(sql, params)
 
 

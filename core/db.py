@@ -8,6 +8,7 @@ from sqlalchemy import Connection, Engine, Table, create_engine, event, func, se
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+WAL_BACKSTOP_PAGES = 10000
 
 
 def is_sqlite(url: str) -> bool:
@@ -37,6 +38,9 @@ def make_engine(url: str, **kw) -> Engine:
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA busy_timeout=30000")
+            # checkpoints (the only fsyncs with synchronous=NORMAL) run in the background
+            # (gateway.scheduler); this is the backstop if that falls behind
+            cur.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
             cur.close()
 
         @event.listens_for(engine, "begin")
@@ -49,6 +53,13 @@ def make_engine(url: str, **kw) -> Engine:
         kw.setdefault("max_overflow", 10)
     kw.setdefault("pool_pre_ping", True)
     return create_engine(url, **kw)
+
+
+def checkpoint(engine: Engine) -> None:
+    """Copy the SQLite write-ahead log into the database without blocking writers."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
 def write_lock(conn: Connection, table: str) -> None:

@@ -13,7 +13,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.settings import KanalSettings
 from gateway import public
-from gateway.errors import ApiError, BodyLimitMiddleware
+from core.errors import ApiError
+from gateway.bodylimit import BodyLimitMiddleware
 from gateway.pages import HERE
 from gateway.runtime import Kanal
 from gateway.webhooks import router as webhooks_router

@@ -7,7 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from core import reports, tracking
-from gateway.errors import ApiError
+from core.errors import ApiError
 from gateway.pages import LANGUAGES
 
 router = APIRouter()

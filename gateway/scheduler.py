@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
-from core.db import is_sqlite
+from core.db import checkpoint, is_sqlite
 from core.health import record_health
 
 log = logging.getLogger(__name__)
@@ -64,6 +64,10 @@ def sweep_job(kanal) -> None:
     kanal.replay()
 
 
+def checkpoint_job(kanal) -> None:
+    checkpoint(kanal.engine)
+
+
 def build_scheduler(kanal) -> BackgroundScheduler:
     s = kanal.settings
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
@@ -72,6 +76,9 @@ def build_scheduler(kanal) -> BackgroundScheduler:
                       seconds=s.dispatch_interval_seconds)
     scheduler.add_job(sweep_job, "interval", args=[kanal], id="inbox-sweep",
                       seconds=s.inbox_sweep_seconds)
+    if is_sqlite(str(kanal.engine.url)):
+        scheduler.add_job(checkpoint_job, "interval", args=[kanal], id="sqlite-checkpoint",
+                          seconds=1)
     for channel_id, adapter in kanal.adapters.items():
         if adapter.polls:
             scheduler.add_job(poll_job, "interval", args=[kanal, channel_id],

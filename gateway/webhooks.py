@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
 
-from gateway.errors import ApiError
+from core.errors import ApiError
 
 router = APIRouter()
 

@@ -1,12 +1,8 @@
-"""JSON errors with a reason, and the request body limit."""
+"""Request body limit with a JSON reason (Starlette's own answers in plain text)."""
 
 from __future__ import annotations
 
 from fastapi.responses import JSONResponse
-
-from core.errors import ApiError
-
-__all__ = ["ApiError", "BodyLimitMiddleware"]
 
 
 class BodyLimitMiddleware:
