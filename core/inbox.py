@@ -52,34 +52,31 @@ def write(conn: Connection, envelopes: Sequence[Envelope],
     now = now or utcnow()
     write_lock(conn, "inbox_item")
     keys = [(e.channel, e.external_id) for e in envelopes]
-    existing = _existing(conn, keys)
-    fresh: dict[tuple[str, str], Envelope] = {}
-    for key, env in zip(keys, envelopes):
-        if key not in existing and key not in fresh:
-            fresh[key] = env
+    fresh = dict(zip(keys, envelopes))  # a key twice in one batch is stored once
+    existing: dict[tuple[str, str], int] = {}
     new_keys: set[tuple[str, str]] = set()
-    if fresh:
-        rows = [{"channel": e.channel, "external_id": e.external_id,
-                 "content_type": e.content_type, "payload": e.payload,
-                 "received_at": e.received_at, "ingested_at": now, "status": "pending",
-                 "attempts": 0} for e in fresh.values()]
-        try:
-            with conn.begin_nested():
-                ids = allocate_ids(conn, inbox_t, len(rows))
-                insert_rows(conn, inbox_t, [{"id": i, **row} for i, row in zip(ids, rows)])
-            for key, inbox_id in zip(fresh, ids):
-                existing[key] = inbox_id
-                new_keys.add(key)
-        except IntegrityError:
-            # another process committed some of these keys meanwhile: one at a time
-            for key, row in zip(fresh, rows):
-                try:
-                    with conn.begin_nested():
-                        existing[key] = conn.execute(
-                            insert(inbox_t).returning(inbox_t.c.id), row).scalar_one()
-                        new_keys.add(key)
-                except IntegrityError:
-                    existing[key] = _existing(conn, [key])[key]
+    rows = {key: {"channel": e.channel, "external_id": e.external_id,
+                  "content_type": e.content_type, "payload": e.payload,
+                  "received_at": e.received_at, "ingested_at": now, "status": "pending",
+                  "attempts": 0} for key, e in fresh.items()}
+    try:  # optimistic: redeliveries are rare, and the unique index finds them
+        with conn.begin_nested():
+            ids = allocate_ids(conn, inbox_t, len(rows))
+            insert_rows(conn, inbox_t, [{"id": i, **row} for i, row in zip(ids, rows.values())])
+        existing.update(zip(rows, ids))
+        new_keys.update(rows)
+    except IntegrityError:
+        existing = _existing(conn, list(rows))
+        for key, row in rows.items():
+            if key in existing:
+                continue
+            try:  # one at a time: another process may be committing the same keys
+                with conn.begin_nested():
+                    existing[key] = conn.execute(
+                        insert(inbox_t).returning(inbox_t.c.id), row).scalar_one()
+                    new_keys.add(key)
+            except IntegrityError:
+                existing[key] = _existing(conn, [key])[key]
     out, reported = [], set()
     for key in keys:
         is_new = key in new_keys and key not in reported

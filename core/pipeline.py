@@ -196,7 +196,7 @@ class Pipeline:
         for attempt in range(MAX_ID_ATTEMPTS):
             uow = UnitOfWork(now=now)
             for w, report_id, tid, (category, where) in zip(
-                    fresh, ids, self._draw(conn, len(fresh)), placed):
+                    fresh, ids, self._draw(len(fresh)), placed):
                 w.report = NewReport(
                     id=report_id, tracking_id=tid, channel=w.message.channel,
                     official_channel=w.message.official_channel, created_at=now,
@@ -217,23 +217,13 @@ class Pipeline:
                 log.info("tracking ID collision (attempt %d), drawing again", attempt + 1)
         raise RuntimeError("could not draw unique tracking IDs")
 
-    def _draw(self, conn: Connection, count: int) -> list[str]:
-        """Fresh tracking IDs, none already in use as far as this transaction can see."""
-        drawn: list[str] = []
-        seen: set[str] = set()
+    def _draw(self, count: int) -> list[str]:
+        """Fresh tracking IDs, distinct within the batch; the unique index catches a clash
+        with an existing report (then the batch draws again)."""
+        drawn: dict[str, None] = {}
         while len(drawn) < count:
-            batch = []
-            while len(batch) < count - len(drawn):
-                tid = tracking.generate(self.randbelow)
-                if tid not in seen:
-                    seen.add(tid)
-                    batch.append(tid)
-            taken = set(conn.execute(select(report_t.c.tracking_id)
-                                     .where(report_t.c.tracking_id.in_(batch))).scalars())
-            if taken:
-                log.info("tracking ID collision with %d existing, drawing again", len(taken))
-            drawn.extend(t for t in batch if t not in taken)
-        return drawn
+            drawn[tracking.generate(self.randbelow)] = None
+        return list(drawn)
 
     # -- messages ----------------------------------------------------------------------
 

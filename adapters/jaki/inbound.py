@@ -55,16 +55,16 @@ def _check(adapter, report: JakiReport) -> None:
     if len(report.text) > limit:
         raise ApiError(422, "text_too_long",
                        f"text is {len(report.text)} characters; the limit is {limit}")
-    known = {c["id"] for c in adapter.runtime.categories()}
+    known = adapter.category_ids
     if report.category is not None and report.category not in known:
         raise ApiError(422, "unknown_category",
                        f"category {report.category!r} is not one of: {', '.join(sorted(known))}")
 
 
-async def _read_json(request: Request, adapter) -> JakiReport:
+async def _read_json(request: Request, adapter) -> tuple[JakiReport, bytes]:
     body = await request.body()
     try:
-        return JakiReport.model_validate_json(body)
+        return JakiReport.model_validate_json(body), body
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise ApiError(400, "malformed_json", "the request body is not valid JSON")
@@ -121,17 +121,20 @@ async def submit(request: Request) -> JSONResponse:
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media in ("multipart/form-data", "application/x-www-form-urlencoded"):
         report, photos = await _read_multipart(request, adapter)
+        payload = JakiInbox(client=client, report=report, photos=photos).model_dump_json(
+            exclude_none=True).encode()
     elif media in ("application/json", ""):
-        report, photos = await _read_json(request, adapter), []
+        report, body = await _read_json(request, adapter)
         _check(adapter, report)
+        # the app's own bytes are what the inbox keeps
+        payload = b'{"client":' + json.dumps(client).encode() + b',"report":' + body + b"}"
     else:
         raise ApiError(415, "unsupported_media_type",
                        "send application/json or multipart/form-data")
-    wrapped = JakiInbox(client=client, report=report, photos=photos)
     result = await adapter.runtime.ingest(Envelope(
         channel=adapter.channel_id,
         external_id=f"{client}:{report.external_id}",
-        payload=wrapped.model_dump_json(exclude_none=True).encode(),
+        payload=payload,
         content_type="application/vnd.kanal.jaki+json",
         received_at=report.reported_at,
     ))

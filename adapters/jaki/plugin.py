@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from core.adapter import Adapter, InboxRecord, NormalizeError
 from core.canonical import InboundMessage, Location, Sender
 from core.hookspecs import hookimpl
@@ -22,6 +24,10 @@ class JakiAdapter(Adapter):
     @classmethod
     def router(cls):
         return router
+
+    @functools.cached_property
+    def category_ids(self) -> frozenset[str]:
+        return frozenset(c["id"] for c in self.runtime.categories())
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
         try:

@@ -226,3 +226,12 @@ def test_body_over_the_limit(make_kanal, settings):
         r = client.post(URL, headers=AUTH, json={"external_id": "a", "text": "x" * 2000})
     assert r.status_code == 413 and r.json()["error"] == "body_too_large"
     assert rows(kanal, InboxItem) == 0
+
+
+def test_the_inbox_keeps_the_apps_own_bytes(client, kanal):
+    body = (TESTDATA / "happy.json").read_bytes()
+    client.post(URL, headers={**AUTH, "Content-Type": "application/json"}, content=body)
+    with kanal.engine.connect() as conn:
+        stored = conn.execute(select(InboxItem.__table__.c.payload)).scalar_one()
+    assert body in stored
+    assert json.loads(stored)["client"] == "default"
