@@ -62,6 +62,10 @@ class Runtime(Protocol):
 
     def categories(self) -> list[dict[str, str]]: ...
 
+    def ready_adapter(self, adapter_name: str) -> Adapter:
+        """The running channel of an adapter; raises a 503 ApiError with the reason."""
+        ...
+
 
 class Adapter:
     """Base class of channel adapters.

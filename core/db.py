@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, select, text
+from sqlalchemy import Column, Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
@@ -89,6 +92,24 @@ def allocate_ids(conn: Connection, table: Table, count: int) -> list[int]:
     write_lock(conn, table.name)
     start = conn.execute(select(func.max(table.c.id))).scalar() or 0
     return list(range(start + 1, start + count + 1))
+
+
+def lookup_pairs(conn: Connection, group: Column, item: Column, value: Column,
+                 pairs: Iterable[tuple[Any, Any]], chunk: int = 500) -> dict[tuple, Any]:
+    """``value`` for each (group, item) pair found: one ``group = ? AND item IN (...)`` query
+    per group and chunk, which uses a unique (group, item) index. Row-value IN lists would
+    make SQLite scan the table."""
+    by_group: dict[Any, set] = defaultdict(set)
+    for g, i in pairs:
+        by_group[g].add(i)
+    found: dict[tuple, Any] = {}
+    for g, items in by_group.items():
+        ordered = sorted(items)
+        for start in range(0, len(ordered), chunk):
+            for i, v in conn.execute(select(item, value).where(
+                    group == g, item.in_(ordered[start:start + chunk]))):
+                found[(g, i)] = v
+    return found
 
 
 def alembic_config(url: str):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -13,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
 from core.bulk import insert_rows
-from core.db import allocate_ids, write_lock
+from core.db import allocate_ids, lookup_pairs, write_lock
 from core.models import InboxItem, Report, utcnow
 from core.pipeline import Pipeline
 
@@ -25,21 +24,8 @@ _RECORD_COLS = (inbox_t.c.id, inbox_t.c.channel, inbox_t.c.external_id, inbox_t.
 
 
 def _existing(conn: Connection, keys: Sequence[tuple[str, str]]) -> dict[tuple[str, str], int]:
-    """Inbox ids of keys already stored. One ``channel = ? AND external_id IN (...)`` query
-    per channel and chunk: row-value IN lists make SQLite scan the table."""
-    by_channel: dict[str, set[str]] = defaultdict(set)
-    for channel, external_id in keys:
-        by_channel[channel].add(external_id)
-    found: dict[tuple[str, str], int] = {}
-    for channel, ids in by_channel.items():
-        ordered = sorted(ids)
-        for i in range(0, len(ordered), 500):
-            for ext, inbox_id in conn.execute(
-                select(inbox_t.c.external_id, inbox_t.c.id).where(
-                    inbox_t.c.channel == channel, inbox_t.c.external_id.in_(ordered[i:i + 500]))
-            ):
-                found[(channel, ext)] = inbox_id
-    return found
+    """Inbox ids of (channel, external_id) keys already stored."""
+    return lookup_pairs(conn, inbox_t.c.channel, inbox_t.c.external_id, inbox_t.c.id, keys)
 
 
 def write(conn: Connection, envelopes: Sequence[Envelope],

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from core.canonical import InboundMessage, Sender
 from core.bulk import insert_rows
-from core.db import allocate_ids
+from core.db import allocate_ids, lookup_pairs
 from core.models import Reporter, ReporterIdentity
 
 reporter_t = Reporter.__table__
@@ -23,21 +22,9 @@ def handles(message: InboundMessage) -> list[Sender]:
 
 def known_identities(conn: Connection, keys: Iterable[tuple[str, str]]
                      ) -> dict[tuple[str, str], int]:
-    """Reporter ids of known (kind, handle) pairs: ``kind = ? AND handle IN (...)`` per kind,
-    which uses the unique index (row-value IN lists make SQLite scan)."""
-    by_kind: dict[str, set[str]] = defaultdict(set)
-    for kind, handle in keys:
-        by_kind[kind].add(handle)
-    found: dict[tuple[str, str], int] = {}
-    for kind, hs in by_kind.items():
-        ordered = sorted(hs)
-        for i in range(0, len(ordered), 500):
-            for handle, reporter_id in conn.execute(
-                select(identity_t.c.handle, identity_t.c.reporter_id).where(
-                    identity_t.c.kind == kind, identity_t.c.handle.in_(ordered[i:i + 500]))
-            ):
-                found[(kind, handle)] = reporter_id
-    return found
+    """Reporter ids of known (kind, handle) pairs."""
+    return lookup_pairs(conn, identity_t.c.kind, identity_t.c.handle, identity_t.c.reporter_id,
+                        keys)
 
 
 def resolve(conn: Connection, messages: Sequence[InboundMessage],

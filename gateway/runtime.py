@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from core import inbox
 from core.adapter import Adapter, AdapterRegistry, Envelope, missing_modules
 from core.case_engine import CaseEngine, SlaPolicy
+from core.errors import ApiError
 from core.config import ChannelConfig, ChannelsFile, OfficialChannel, load_channels
 from core.db import make_engine
 from core.geo import Boundaries
@@ -147,9 +148,15 @@ class Kanal:
     def channel(self, channel_id: str) -> ChannelStatus | None:
         return next((c for c in self.channels if c.config.id == channel_id), None)
 
-    def adapter_of_kind(self, adapter_name: str) -> Adapter | None:
-        return next((c.adapter for c in self.channels
-                     if c.config.adapter == adapter_name and c.adapter), None)
+    def ready_adapter(self, adapter_name: str) -> Adapter:
+        """The running channel of an adapter, or a 503 ApiError saying why there is none."""
+        statuses = [c for c in self.channels if c.config.adapter == adapter_name]
+        ready = next((c.adapter for c in statuses if c.adapter is not None), None)
+        if ready is None:
+            reason = statuses[0].reason if statuses else "no such channel is configured"
+            raise ApiError(503, "channel_disabled",
+                           f"the {adapter_name} channel is disabled: {reason}")
+        return ready
 
     # -- the Runtime protocol adapters use ----------------------------------------------
 

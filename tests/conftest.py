@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 import uuid
 from pathlib import Path
 
@@ -38,21 +39,29 @@ def sqlite_template(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def pg_schema_url():
-    """A private schema, migrated once per session and dropped at the end."""
+@contextmanager
+def private_schema(prefix: str):
+    """A fresh PostgreSQL schema; yields a URL whose search_path is that schema."""
     if not PG_URL:
         pytest.skip("KANAL_TEST_DATABASE_URL is not set")
-    schema = f"kanal_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    schema = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     admin = make_engine(PG_URL)
     with admin.begin() as conn:
         conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    url = with_search_path(PG_URL, schema)
-    upgrade(url)
-    yield url
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    try:
+        yield with_search_path(PG_URL, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def pg_schema_url():
+    """A private schema, migrated once per session and dropped at the end."""
+    with private_schema("kanal_test") as url:
+        upgrade(url)
+        yield url
 
 
 def _truncate_pg(url: str) -> None:

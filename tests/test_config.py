@@ -5,7 +5,7 @@ import pytest
 from core.config import ConfigError, load_channels
 from core.identity import email_address, phone_e164
 from core.storage import LocalAttachmentStore, UploadError, check_upload
-from tests.adapters.jaki.test_jaki import png
+from tests.adapters.web.helpers import png
 
 REPO_CONFIG = Path(__file__).resolve().parents[1] / "config" / "channels.yaml"
 

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import uuid
-
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
@@ -12,7 +9,7 @@ from sqlalchemy import inspect, text
 
 from core.db import make_engine, upgrade
 from core.models import metadata
-from tests.conftest import PG_URL, with_search_path
+from tests.conftest import private_schema
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -20,16 +17,8 @@ def empty_url(request, tmp_path):
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.sqlite3'}"
         return
-    if not PG_URL:
-        pytest.skip("KANAL_TEST_DATABASE_URL is not set")
-    schema = f"kanal_mig_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    admin = make_engine(PG_URL)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    yield with_search_path(PG_URL, schema)
-    with admin.begin() as conn:
-        conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-    admin.dispose()
+    with private_schema("kanal_mig") as url:
+        yield url
 
 
 def test_upgrade_from_empty_creates_every_table_and_matches_the_models(empty_url):

@@ -19,13 +19,7 @@ _FLAT_FIELDS = ("external_id", "text", "category")
 
 
 def _adapter(request: Request):
-    kanal = request.app.state.kanal
-    statuses = [c for c in kanal.channels if c.config.adapter == "jaki"]
-    ready = next((c.adapter for c in statuses if c.adapter is not None), None)
-    if ready is None:
-        reason = statuses[0].reason if statuses else "no JAKI channel is configured"
-        raise ApiError(503, "channel_disabled", f"the JAKI channel is disabled: {reason}")
-    return ready
+    return request.app.state.kanal.ready_adapter("jaki")
 
 
 def _authenticate(request: Request, adapter) -> str:

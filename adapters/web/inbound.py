@@ -31,13 +31,7 @@ router = APIRouter(tags=["web"])
 
 
 def web_adapter(request: Request) -> WebAdapter:
-    kanal = request.app.state.kanal
-    statuses = [c for c in kanal.channels if c.config.adapter == "web"]
-    ready = next((c.adapter for c in statuses if c.adapter is not None), None)
-    if ready is None:
-        reason = statuses[0].reason if statuses else "no web channel is configured"
-        raise ApiError(503, "channel_disabled", f"the website channel is disabled: {reason}")
-    return ready
+    return request.app.state.kanal.ready_adapter("web")
 
 
 def client_key(request: Request) -> str:

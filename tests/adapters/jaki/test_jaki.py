@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import struct
 import threading
-import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,22 +12,11 @@ from sqlalchemy import func, select
 
 from core import tracking
 from core.models import Attachment, InboxItem, Report
+from tests.adapters.web.helpers import png
 
 TESTDATA = Path(__file__).parent / "testdata"
 URL = "/api/v1/jaki/reports"
 AUTH = {"Authorization": "Bearer test-jaki-key"}
-
-
-def png(width: int = 2, height: int = 2, pad: int = 0) -> bytes:
-    """A real, tiny PNG (optionally padded with a tEXt chunk to make it large)."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return (struct.pack(">I", len(data)) + kind + data
-                + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF))
-    raw = b"".join(b"\x00" + b"\xff\x00\x00" * width for _ in range(height))
-    body = chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
-    if pad:
-        body += chunk(b"tEXt", b"pad\x00" + b"x" * pad)
-    return b"\x89PNG\r\n\x1a\n" + body + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
 
 
 def rows(kanal, table) -> int:
