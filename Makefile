@@ -3,7 +3,7 @@
 #   make test   run the test suite (also on PostgreSQL when KANAL_TEST_DATABASE_URL is set)
 
 PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
-	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
 	&& { command -v $$p; break; }; done)
 VENV ?= .venv
 BIN := $(VENV)/bin

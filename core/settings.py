@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Annotated
 
+from dotenv import dotenv_values
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
@@ -58,6 +60,15 @@ class KanalSettings(BaseSettings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    def environment(self) -> dict[str, str]:
+        """What ``${NAME}`` in the channels file expands from: the environment, over the
+        same .env file the settings read (so a secret may live in either)."""
+        env_file = self.model_config.get("env_file")
+        from_file = {}
+        if env_file and Path(env_file).is_file():
+            from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
+        return {**from_file, **os.environ}
 
     def path(self, name: str) -> Path:
         return resolve(getattr(self, name))

@@ -96,7 +96,8 @@ class Kanal:
         self.registry = AdapterRegistry()
         self.pm.hook.kanal_register_adapters(register=self.registry)
         self.pages = Pages(self)
-        self.channels_file: ChannelsFile = load_channels(settings.path("config"), env)
+        self.channels_file: ChannelsFile = load_channels(
+            settings.path("config"), settings.environment() if env is None else env)
         self.channels = [self._build_channel(c) for c in self.channels_file.channels]
         self.adapters: dict[str, Adapter] = {
             c.config.id: c.adapter for c in self.channels if c.state == "ready" and c.adapter

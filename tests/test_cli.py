@@ -95,3 +95,14 @@ def kanal_ok(*args, env):
     out = run_kanal(*args, env=env)
     assert out.returncode == 0, out.stderr
     return out.stdout
+
+
+def test_secrets_may_come_from_a_dot_env_file(tmp_path):
+    (tmp_path / ".env").write_text("KANAL_JAKI_API_KEY=from-dotenv\n")
+    env = {k: v for k, v in os.environ.items() if k != "KANAL_JAKI_API_KEY"}
+    env["KANAL_DATABASE_URL"] = f"sqlite:///{tmp_path / 'k.sqlite3'}"
+    out = subprocess.run([sys.executable, "-m", "gateway.cli", "channels", "list", "--json"],
+                         capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
+    assert out.returncode == 0, out.stderr
+    jaki = next(i for i in json.loads(out.stdout) if i["id"] == "jaki")
+    assert jaki["state"] == "ready"
