@@ -78,8 +78,7 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
     def healthz() -> dict:
         return {"ok": True}
 
-    app.include_router(public.router)
-    app.include_router(webhooks_router)
+    # adapter routes first: the intake endpoints are the busiest, and routes match in order
     mounted = set()
     for status in kanal.channels:
         cls = kanal.registry.get(status.config.adapter)
@@ -89,5 +88,7 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
         router = cls.router()
         if router is not None:
             app.include_router(router)
+    app.include_router(public.router)
+    app.include_router(webhooks_router)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
