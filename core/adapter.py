@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 from pydantic import BaseModel, ConfigDict
 
-from core.canonical import InboundMessage, IngestResult, OutboundMessage, SendResult
+from core.canonical import InboundMessage, IngestResult, MediaRef, OutboundMessage, SendResult
 from core.config import ChannelConfig, OfficialChannel
 
 if TYPE_CHECKING:
@@ -44,6 +44,18 @@ class Envelope:
     payload: bytes
     content_type: str = "application/json"
     received_at: datetime | None = None
+
+
+class RetryLater(Exception):
+    """From ``send``: the provider asked us to wait (HTTP 429 Retry-After)."""
+
+    def __init__(self, seconds: float, message: str = ""):
+        super().__init__(message or f"retry after {seconds:g} s")
+        self.seconds = seconds
+
+
+class PermanentSendError(Exception):
+    """From ``send``: retrying cannot help (an invalid number, a blocked bot)."""
 
 
 class NormalizeError(ValueError):
@@ -84,6 +96,8 @@ class Adapter:
     secrets: ClassVar[tuple[str, ...]] = ()
     # True when the citizen gets the tracking ID in the HTTP answer itself (JAKI, web form)
     replies_inline: ClassVar[bool] = False
+    # True for conversational channels: STATUS <id>, STOP, MULAI, /start are keywords there
+    keywords: ClassVar[bool] = False
 
     def __init__(self, channel: ChannelConfig, official: OfficialChannel, settings: BaseModel,
                  runtime: Runtime):
@@ -118,6 +132,10 @@ class Adapter:
     def send(self, message: OutboundMessage) -> SendResult:
         """Deliver one outbox item through the provider; raise to have it retried."""
         raise RuntimeError(f"adapter {self.name!r} cannot send messages")
+
+    def fetch_media(self, ref: MediaRef) -> bytes:
+        """Download one file the provider holds (after the ack); raise to retry later."""
+        raise RuntimeError(f"adapter {self.name!r} cannot fetch media")
 
     def poll(self, cursor: str | None) -> tuple[list[Envelope], str | None] | None:
         """Polling channels: new payloads since ``cursor`` and the next cursor."""

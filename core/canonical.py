@@ -32,6 +32,14 @@ class StoredFile:
 
 
 @dataclass(slots=True)
+class MediaRef:
+    """A file at the provider, fetched after the acknowledgement (``Adapter.fetch_media``)."""
+
+    url: str
+    media_type: str | None = None
+
+
+@dataclass(slots=True)
 class Sender:
     """The reporter's handle on a channel. ``kind`` groups channels that share handles:
     SMS and WhatsApp share ``phone``; every email channel shares ``email``."""
@@ -58,6 +66,11 @@ class InboundMessage:
     thread_refs: list[str] = field(default_factory=list)
     # extra identities of the same person given with the message (phone, email on a form)
     also_known_as: list[Sender] = field(default_factory=list)
+    # remote media to fetch after the acknowledgement
+    media: list[MediaRef] = field(default_factory=list)
+    # report (new report or follow-up), status, opt_out, opt_in, start, edit
+    intent: str = "report"
+    intent_arg: str | None = None
     inbox_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -11,7 +11,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-_ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)\}")
+# ${NAME} or ${NAME:-default}
+_ENV_REF = re.compile(r"\$\{([A-Z_][A-Z0-9_]*)(?::-([^}]*))?\}")
 
 
 class ConfigError(ValueError):
@@ -58,14 +59,15 @@ class ChannelsFile(BaseModel):
 
 
 def expand_env(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
-    """Replace ${NAME} in every string; a value naming an unset variable becomes None."""
+    """Replace ${NAME} (or ${NAME:-default}) in every string; a value naming an unset
+    variable without a default becomes None."""
     if isinstance(value, str):
-        names = _ENV_REF.findall(value)
-        absent = [n for n in names if not env.get(n)]
+        absent = [m.group(1) for m in _ENV_REF.finditer(value)
+                  if not env.get(m.group(1)) and m.group(2) is None]
         if absent:
             missing.extend(n for n in absent if n not in missing)
             return None
-        return _ENV_REF.sub(lambda m: env[m.group(1)], value)
+        return _ENV_REF.sub(lambda m: env.get(m.group(1)) or m.group(2) or "", value)
     if isinstance(value, list):
         return [expand_env(v, env, missing) for v in value]
     if isinstance(value, dict):

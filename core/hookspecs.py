@@ -57,7 +57,9 @@ def kanal_report_created(report: NewReport, message: InboundMessage, uow: UnitOf
 def kanal_format_outbound(kind: str, report: NewReport, language: str) -> str | None:
     """Write the text of an outbound message to the citizen; the first answer wins.
 
-    :param kind: what the message is for, such as ``ack`` or ``follow_up_ack``.
-    :param report: the report the message is about.
+    :param kind: what the message is for: ``ack``, ``follow_up_ack``, ``status_reply``,
+        ``status_unknown``, ``status_mistyped``, ``status_help``, ``opt_out_ack``,
+        ``opt_in_ack`` or ``greeting``.
+    :param report: the report the message is about, or None when there is none.
     :param language: ``id`` (Bahasa Indonesia) or ``en``.
     """

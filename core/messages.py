@@ -1,4 +1,7 @@
-"""Built-in plugin: the texts kanal sends to citizens (Bahasa Indonesia first)."""
+"""Built-in plugin: the texts kanal sends to citizens (Bahasa Indonesia first).
+
+Every text fits one 160-character GSM-7 SMS segment when the public URL is short (up to
+about 45 characters), so SMS citizens get one message, not a split one."""
 
 from __future__ import annotations
 
@@ -7,16 +10,32 @@ from core.hookspecs import hookimpl
 
 TEXTS = {
     "id": {
-        "ack": "Terima kasih, laporan Anda sudah kami terima dengan nomor {tid}. "
-               "Pantau perkembangannya di {url} atau balas dengan nomor tersebut.",
-        "follow_up_ack": "Tambahan keterangan untuk laporan {tid} sudah kami terima. "
-                         "Status saat ini: {status}.",
+        "ack": "Laporan Anda diterima, nomor {tid}. Cek status: balas STATUS {tid} "
+               "atau buka {url}",
+        "follow_up_ack": "Tambahan untuk laporan {tid} diterima. Status: {status}.",
+        "status_reply": "Laporan {tid}: {status}. Rincian: {url}",
+        "status_unknown": "Nomor laporan itu tidak ditemukan. Periksa kembali nomor "
+                          "laporan Anda.",
+        "status_mistyped": "Nomor laporan tidak valid, periksa kembali nomor laporan.",
+        "status_help": "Kirim STATUS diikuti nomor laporan, contoh: STATUS JK7Q-M4XA-9",
+        "opt_out_ack": "Anda tidak akan menerima pemberitahuan lagi. Balas MULAI untuk "
+                       "mengaktifkan kembali.",
+        "opt_in_ack": "Pemberitahuan diaktifkan kembali. Balas STOP untuk berhenti.",
+        "greeting": "Selamat datang di layanan pengaduan Pemprov DKI Jakarta. Tulis "
+                    "keluhan Anda dan kirim lokasi atau foto bila ada. Cek laporan: "
+                    "/status <nomor>",
     },
     "en": {
-        "ack": "Thank you, we have received your report as number {tid}. "
-               "Follow it at {url} or reply quoting that number.",
-        "follow_up_ack": "We have added your message to report {tid}. "
-                         "Current status: {status}.",
+        "ack": "Report received, number {tid}. Check: reply STATUS {tid} or open {url}",
+        "follow_up_ack": "Your addition to report {tid} was received. Status: {status}.",
+        "status_reply": "Report {tid}: {status}. Details: {url}",
+        "status_unknown": "No report has that number. Please check the number.",
+        "status_mistyped": "That report number is not valid, please check it.",
+        "status_help": "Send STATUS and the report number, e.g. STATUS JK7Q-M4XA-9",
+        "opt_out_ack": "You will get no more notifications. Reply MULAI to turn them on.",
+        "opt_in_ack": "Notifications are on again. Reply STOP to stop them.",
+        "greeting": "Welcome to the Jakarta complaint service. Write your complaint and "
+                    "send a location or photo if you can. Check a report: /status <number>",
     },
 }
 
@@ -31,6 +50,8 @@ class OutboundTexts:
         template = texts.get(kind)
         if template is None:
             return None
-        tid = tracking.display(report.tracking_id)
-        return template.format(tid=tid, status=report.status,
-                               url=f"{self.base}/lacak/{tid}")
+        values = {"tid": "", "status": "", "url": f"{self.base}/lacak"}
+        if report is not None:
+            tid = tracking.display(report.tracking_id)
+            values.update(tid=tid, status=report.status, url=f"{self.base}/lacak/{tid}")
+        return template.format(**values)

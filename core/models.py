@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any, Optional
 
-from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, Index, LargeBinary, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 
@@ -60,6 +60,9 @@ class ReporterIdentity(SQLModel, table=True):
     kind: str = Field(max_length=32)
     handle: str = Field(max_length=255)
     channel: str = Field(max_length=64)
+    # STOP / BERHENTI: no notifications to this handle until MULAI
+    opted_out: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    opted_out_at: Optional[datetime] = _ts(nullable=True)
     created_at: datetime = _ts(nullable=False)
 
 
@@ -175,6 +178,27 @@ class OutboxItem(SQLModel, table=True):
     provider_message_id: Optional[str] = Field(default=None, max_length=255)
     created_at: datetime = _ts(nullable=False)
     sent_at: Optional[datetime] = _ts(nullable=True)
+
+
+class MediaJob(SQLModel, table=True):
+    """A provider-held file to download after the acknowledgement, with its retries."""
+
+    __tablename__ = "media_job"
+    __table_args__ = (Index("ix_media_job_due", "status", "next_attempt_at"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=64)
+    message_id: int = Field(foreign_key="message.id", index=True)
+    report_id: int = Field(foreign_key="report.id")
+    url: str
+    media_type: Optional[str] = Field(default=None, max_length=128)
+    # pending -> done | failed (gave up; the message itself is kept)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = 0
+    next_attempt_at: datetime = _ts(nullable=False)
+    last_error: Optional[str] = None
+    attachment_id: Optional[int] = Field(default=None, foreign_key="attachment.id")
+    created_at: datetime = _ts(nullable=False)
+    done_at: Optional[datetime] = _ts(nullable=True)
 
 
 metadata = SQLModel.metadata

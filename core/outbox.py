@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Connection, Engine, select, update
 
-from core.adapter import Adapter
+from core.adapter import Adapter, PermanentSendError, RetryLater
 from core.canonical import OutboundMessage
 from core.db import write_lock
 from core.health import record_health
@@ -68,6 +68,26 @@ class Dispatcher:
         delay = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
         return timedelta(seconds=delay * (0.5 + self.jitter() / 2))
 
+    def _failed(self, row, attempts: int, exc: Exception) -> None:
+        """Back off and try again later, or give up: after ``max_attempts``, or at once
+        when the adapter says retrying cannot help."""
+        error = f"{type(exc).__name__}: {exc}"[:2000]
+        dead = attempts >= self.max_attempts or isinstance(exc, PermanentSendError)
+        delay = self.backoff(attempts)
+        if isinstance(exc, RetryLater):  # the provider's Retry-After
+            delay = max(delay, timedelta(seconds=exc.seconds))
+        now = self.clock()
+        log.warning("outbox %s on %s failed (attempt %d%s): %s", row.id, row.channel,
+                    attempts, ", giving up" if dead else "", error)
+        with self.engine.begin() as conn:
+            conn.execute(update(outbox_t).where(outbox_t.c.id == row.id).values(
+                attempts=attempts, last_error=error, status="dead" if dead else "pending",
+                next_attempt_at=now + delay))
+            if dead and row.message_id:
+                conn.execute(update(message_t).where(message_t.c.id == row.message_id)
+                             .values(delivery="failed"))
+            record_health(conn, row.channel, ok=False, error=f"send: {error}", now=now)
+
     def run_once(self, limit: int = 100) -> int:
         """Send what is due; returns how many items were attempted."""
         sendable = [c for c, a in self.adapters.items() if not a.replies_inline]
@@ -106,20 +126,7 @@ class Dispatcher:
         try:
             result = adapter.send(message)
         except Exception as exc:
-            error = f"{type(exc).__name__}: {exc}"[:2000]
-            dead = attempts >= self.max_attempts
-            now = self.clock()
-            log.warning("outbox %s on %s failed (attempt %d): %s", row.id, row.channel,
-                        attempts, error)
-            with self.engine.begin() as conn:
-                conn.execute(update(outbox_t).where(outbox_t.c.id == row.id).values(
-                    attempts=attempts, last_error=error,
-                    status="dead" if dead else "pending",
-                    next_attempt_at=now + self.backoff(attempts)))
-                if dead and row.message_id:
-                    conn.execute(update(message_t).where(message_t.c.id == row.message_id)
-                                 .values(delivery="failed"))
-                record_health(conn, row.channel, ok=False, error=f"send: {error}", now=now)
+            self._failed(row, attempts, exc)
             return
         now = self.clock()
         with self.engine.begin() as conn:
@@ -131,3 +138,22 @@ class Dispatcher:
                     delivery="sent", sent_at=now,
                     external_id=result.provider_message_id if result else None))
             record_health(conn, row.channel, ok=True, now=now)
+
+
+def record_delivery(conn: Connection, channel: str, provider_message_id: str,
+                    status: str) -> bool:
+    """A provider's delivery report (Twilio's MessageStatus, say) for a message we sent;
+    False when no outbound message of that channel has that provider id."""
+    found = conn.execute(update(message_t).where(
+        message_t.c.channel == channel, message_t.c.direction == "out",
+        message_t.c.external_id == provider_message_id,
+    ).values(delivery=status[:32]))
+    return found.rowcount > 0
+
+
+def retry(conn: Connection, ids: list[int] | None = None, now: datetime | None = None) -> int:
+    """Put dead outbox items (or the given ones) back in the queue; returns how many."""
+    stmt = update(outbox_t).values(status="pending", attempts=0,
+                                   next_attempt_at=now or utcnow(), last_error=None)
+    stmt = stmt.where(outbox_t.c.id.in_(ids)) if ids else stmt.where(outbox_t.c.status == "dead")
+    return conn.execute(stmt.where(outbox_t.c.status != "sent")).rowcount

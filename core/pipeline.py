@@ -11,21 +11,21 @@ from __future__ import annotations
 import logging
 import secrets
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
-from core import reporters, tracking
+from core import keywords, replies, reporters, tracking
 from core.adapter import Adapter, InboxRecord
-from core.canonical import InboundMessage, IngestResult, Location
+from core.canonical import IngestResult, Location
 from core.bulk import insert_rows
 from core.db import allocate_ids
 from core.models import (
     Attachment, CaseEvent, InboxItem, Message, OutboxItem, Report, utcnow,
 )
 from core.unit import NewReport, UnitOfWork
+from core.work import REQUESTS, Work
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +39,6 @@ outbox_t = OutboxItem.__table__
 MAX_ID_ATTEMPTS = 8
 _REPORT_COLUMNS = ("id", "tracking_id", "channel", "official_channel", "reporter_id", "lat",
                    "lon", "address", "created_at", *NewReport.MUTABLE)
-
-
-@dataclass(slots=True, eq=False)
-class _Work:
-    row: InboxRecord
-    message: InboundMessage
-    reporter_id: int | None = None
-    report: NewReport | None = None
-    follow_up_of: tuple[int, str, str] | None = None  # (report id, tracking id, status)
-    message_id: int | None = None
-
-    @property
-    def report_id(self) -> int:
-        return self.report.id if self.report else self.follow_up_of[0]
 
 
 class Pipeline:
@@ -82,10 +68,22 @@ class Pipeline:
             return results
         for w, reporter_id in zip(work, reporters.resolve(conn, [w.message for w in work], now)):
             w.reporter_id = reporter_id
-        self._thread(conn, work)
-        uow = self._create_reports(conn, work, now)
-        self._insert_messages(conn, work, now)
-        self._acknowledge(conn, work, now)
+        self._thread(conn, [w for w in work if w.intent in ("report", "edit")])
+        orphans = [w for w in work if w.intent == "edit" and w.target is None]
+        if orphans:  # an edit of something never received is kept, not made a report
+            self._quarantine(conn, orphans, "edit of a message kanal never received", now,
+                             results)
+            work = [w for w in work if w not in orphans]
+            if not work:
+                return results
+        replies.handle_requests(conn, [w for w in work if w.intent in REQUESTS], now)
+        uow = self._create_reports(conn, [w for w in work if w.intent == "report"], now)
+        for w in work:
+            if w.intent == "report":
+                w.reply = "ack" if w.report is not None else "follow_up_ack"
+        self._insert_messages(conn, [w for w in work if w.report_id is not None], now)
+        replies.answer(self, conn, work, now)
+        replies.queue_media(conn, work, now)
         if uow.case_events:
             insert_rows(conn, event_t, [{
                 "report_id": e.report_id, "kind": e.kind, "status": e.status, "note": e.note,
@@ -100,17 +98,28 @@ class Pipeline:
              for w in work],
         )
         for w in work:
-            _, tracking_id, status = (
-                (w.report.id, w.report.tracking_id, w.report.status) if w.report
-                else w.follow_up_of)
+            tracking_id, status = w.tracking
             results[w.row.id] = IngestResult(
                 inbox_id=w.row.id, tracking_id=tracking_id, status=status,
-                created=w.report is not None, follow_up=w.report is None)
+                created=w.report is not None,
+                follow_up=w.report is None and w.intent in ("report", "edit"))
         return results
 
+    def _quarantine(self, conn: Connection, work: list[Work], reason: str, now: datetime,
+                    results: dict[int, IngestResult]) -> None:
+        conn.execute(
+            update(inbox_t).where(inbox_t.c.id == bindparam("_id"))
+            .values(status="quarantined", error=reason, processed_at=now,
+                    attempts=inbox_t.c.attempts + 1),
+            [{"_id": w.row.id} for w in work])
+        for w in work:
+            log.warning("inbox %s quarantined: %s", w.row.id, reason)
+            results[w.row.id] = IngestResult(inbox_id=w.row.id, tracking_id=None, status=None,
+                                             created=False, quarantined=True, error=reason)
+
     def _normalize(self, conn: Connection, rows: Sequence[InboxRecord], now: datetime,
-                   results: dict[int, IngestResult]) -> list[_Work]:
-        work: list[_Work] = []
+                   results: dict[int, IngestResult]) -> list[Work]:
+        work: list[Work] = []
         quarantined: list[dict] = []
         for row in rows:
             adapter = self.adapters.get(row.channel)
@@ -129,7 +138,11 @@ class Pipeline:
             message.inbox_id = row.id
             if message.received_at is None:
                 message.received_at = row.received_at
-            work.append(_Work(row, message))
+            if adapter.keywords and message.intent == "report":
+                keyword = keywords.parse(message.text)
+                if keyword is not None:
+                    message.intent, message.intent_arg = keyword
+            work.append(Work(row, message))
         if quarantined:
             conn.execute(
                 update(inbox_t).where(inbox_t.c.id == bindparam("_id"))
@@ -140,10 +153,10 @@ class Pipeline:
 
     # -- threading ---------------------------------------------------------------------
 
-    def _thread(self, conn: Connection, work: list[_Work]) -> None:
+    def _thread(self, conn: Connection, work: list[Work]) -> None:
         """A message naming a tracking ID of its own reporter's report, or referring to an
         earlier message of that report on its channel, is a follow-up."""
-        mentioned: dict[_Work, list[str]] = {}
+        mentioned: dict[Work, list[str]] = {}
         for w in work:
             if w.reporter_id is None:
                 continue
@@ -173,16 +186,16 @@ class Pipeline:
             for ref in ids:
                 hit = found.get(ref) or by_ref.get((w.message.channel, ref))
                 if hit and hit[3] == w.reporter_id:
-                    w.follow_up_of = hit[:3]
+                    w.target = hit[:3]
                     break
 
     # -- reports -----------------------------------------------------------------------
 
-    def _create_reports(self, conn: Connection, work: list[_Work], now: datetime) -> UnitOfWork:
+    def _create_reports(self, conn: Connection, work: list[Work], now: datetime) -> UnitOfWork:
         """New reports, handed to the ``kanal_report_created`` hooks before their rows are
         written. A tracking-ID clash (another process, or bad luck) rolls back to a
         savepoint and the batch is drawn and handed over again."""
-        fresh = [w for w in work if w.follow_up_of is None]
+        fresh = [w for w in work if w.target is None]
         uow = UnitOfWork(now=now)
         if not fresh:
             return uow
@@ -227,7 +240,7 @@ class Pipeline:
 
     # -- messages ----------------------------------------------------------------------
 
-    def _insert_messages(self, conn: Connection, work: list[_Work], now: datetime) -> None:
+    def _insert_messages(self, conn: Connection, work: list[Work], now: datetime) -> None:
         ids = allocate_ids(conn, message_t, len(work))
         rows, files = [], []
         for w, message_id in zip(work, ids):
@@ -236,7 +249,7 @@ class Pipeline:
             rows.append({
                 "id": message_id, "report_id": w.report_id, "direction": "in",
                 "channel": m.channel, "external_id": m.external_id, "inbox_id": w.row.id,
-                "reporter_id": w.reporter_id, "kind": "complaint" if w.report else "follow_up",
+                "reporter_id": w.reporter_id, "kind": w.message_kind,
                 "subject": m.subject, "text": m.text, "thread_refs": m.thread_refs or None,
                 "delivery": None, "sent_at": m.received_at, "created_at": now,
             })
@@ -248,53 +261,11 @@ class Pipeline:
             } for f in m.attachments)
         insert_rows(conn, message_t, rows)
         insert_rows(conn, attachment_t, files)
-        follow_ups = [{"_id": w.follow_up_of[0], "updated_at": now}
-                      for w in work if w.follow_up_of]
+        follow_ups = [{"_id": w.target[0], "updated_at": now}
+                      for w in work if w.target and w.intent in ("report", "edit")]
         if follow_ups:
             conn.execute(update(report_t).where(report_t.c.id == bindparam("_id"))
                          .values(updated_at=bindparam("updated_at")), follow_ups)
-
-    def _acknowledge(self, conn: Connection, work: list[_Work], now: datetime) -> None:
-        """The acknowledgement with the tracking ID, through the outbox unless the channel
-        answers inline (then it is recorded as delivered in the HTTP answer)."""
-        rows, outbox = [], []
-        for w in work:
-            adapter = self.adapters[w.message.channel]
-            if w.report is not None:
-                kind, report = "ack", w.report
-            else:
-                rid, tid, status = w.follow_up_of
-                kind = "follow_up_ack"
-                report = NewReport(id=rid, tracking_id=tid, status=status,
-                                   channel=w.message.channel,
-                                   official_channel=w.message.official_channel, created_at=now)
-            if not adapter.replies_inline and w.message.sender is None:
-                continue  # nobody to answer
-            text = self.hook.kanal_format_outbound(kind=kind, report=report,
-                                                   language=self.language)
-            if not text:
-                continue
-            inline = adapter.replies_inline
-            rows.append({"report_id": report.id, "direction": "out",
-                         "channel": w.message.channel, "external_id": None, "inbox_id": None,
-                         "reporter_id": None, "kind": kind, "subject": None, "text": text,
-                         "thread_refs": None, "created_at": now,
-                         "delivery": "delivered_inline" if inline else "queued",
-                         "sent_at": now if inline else None})
-            if not inline:
-                outbox.append((len(rows) - 1, w))
-        if not rows:
-            return
-        ids = allocate_ids(conn, message_t, len(rows))
-        insert_rows(conn, message_t, [{"id": i, **row} for i, row in zip(ids, rows)])
-        if outbox:
-            insert_rows(conn, outbox_t, [{
-                "channel": w.message.channel, "report_id": rows[i]["report_id"],
-                "message_id": ids[i], "recipient": w.message.sender.handle,
-                "kind": rows[i]["kind"], "text": rows[i]["text"],
-                "reply_to": w.message.external_id, "status": "pending", "attempts": 0,
-                "next_attempt_at": now, "created_at": now,
-            } for i, w in outbox])
 
 
 def _merge_location(found: Location | None, given: Location | None) -> Location | None:

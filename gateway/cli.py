@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 
 from core import reports, tracking
 from core.db import make_engine, upgrade
-from core.models import InboxItem
+from core.models import InboxItem, OutboxItem
 from core.settings import PROJECT_ROOT, KanalSettings
 
 
@@ -145,6 +145,38 @@ def cmd_inbox_replay(args, settings) -> int:
     return 0
 
 
+def cmd_outbox_list(args, settings) -> int:
+    engine = make_engine(settings.database_url)
+    t = OutboxItem.__table__
+    stmt = select(t.c.id, t.c.channel, t.c.kind, t.c.status, t.c.attempts, t.c.next_attempt_at,
+                  t.c.last_error, t.c.provider_message_id).order_by(t.c.id.desc()).limit(args.limit)
+    if args.status:
+        stmt = stmt.where(t.c.status == args.status)
+    if args.channel:
+        stmt = stmt.where(t.c.channel == args.channel)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in conn.execute(stmt)]
+    for r in rows:
+        r["next_attempt_at"] = reports.wib(r["next_attempt_at"])
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+    else:
+        _print_table(rows, ["id", "channel", "kind", "status", "attempts", "next_attempt_at",
+                            "provider_message_id", "last_error"])
+    return 0
+
+
+def cmd_outbox_retry(args, settings) -> int:
+    """Queue failed (dead) outbox items again, or the given ones."""
+    from core.outbox import retry
+
+    engine = make_engine(settings.database_url)
+    with engine.begin() as conn:
+        count = retry(conn, args.id)
+    print(f"queued {count} outbox item(s) again")
+    return 0
+
+
 def cmd_report_show(args, settings) -> int:
     try:
         compact = tracking.normalize(args.tracking_id)
@@ -200,6 +232,19 @@ def build_parser() -> argparse.ArgumentParser:
     ir.add_argument("--id", type=int, action="append", help="retry this inbox id")
     ir.add_argument("--channel")
     ir.set_defaults(func=cmd_inbox_replay)
+
+    outbox_p = sub.add_parser("outbox", help="outbound messages: list and retry")
+    osub = outbox_p.add_subparsers(dest="action", required=True)
+    ol = osub.add_parser("list")
+    ol.add_argument("--status", choices=["pending", "sent", "dead"])
+    ol.add_argument("--channel")
+    ol.add_argument("--limit", type=int, default=50)
+    ol.add_argument("--json", action="store_true")
+    ol.set_defaults(func=cmd_outbox_list)
+    orr = osub.add_parser("retry")
+    orr.add_argument("--id", type=int, action="append",
+                     help="retry this item (default: every dead item)")
+    orr.set_defaults(func=cmd_outbox_retry)
 
     report = sub.add_parser("report", help="reports")
     rsub = report.add_subparsers(dest="action", required=True)

@@ -22,6 +22,7 @@ from core.db import make_engine
 from core.geo import Boundaries
 from core.health import get_cursor, set_cursor
 from core.ingest import Ingestor
+from core.media import MediaFetcher
 from core.messages import OutboundTexts
 from core.models import utcnow
 from core.outbox import Dispatcher
@@ -106,6 +107,8 @@ class Kanal:
                                  language=settings.language)
         self.ingestor = Ingestor(self.engine, self.pipeline)
         self.dispatcher = Dispatcher(self.engine, self.adapters, clock=clock)
+        self.media = MediaFetcher(self.engine, self.adapters, self.store,
+                                  max_bytes=settings.max_photo_bytes, clock=clock)
 
     # -- channels ----------------------------------------------------------------------
 

@@ -59,6 +59,11 @@ def dispatch_job(kanal) -> None:
         pass
 
 
+def media_job(kanal) -> None:
+    while kanal.media.run_once() > 0:
+        pass
+
+
 def sweep_job(kanal) -> None:
     """Pick up inbox payloads left pending (a crash, a channel that came back)."""
     kanal.replay()
@@ -73,6 +78,8 @@ def build_scheduler(kanal) -> BackgroundScheduler:
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
     scheduler.add_job(dispatch_job, "interval", args=[kanal], id="dispatch",
+                      seconds=s.dispatch_interval_seconds)
+    scheduler.add_job(media_job, "interval", args=[kanal], id="media",
                       seconds=s.dispatch_interval_seconds)
     scheduler.add_job(sweep_job, "interval", args=[kanal], id="inbox-sweep",
                       seconds=s.inbox_sweep_seconds)

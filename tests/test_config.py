@@ -89,3 +89,19 @@ def test_uploads_are_checked_by_content(data, reason):
 
 def test_a_real_png_is_accepted_whatever_its_name():
     assert check_upload(png(), filename="photo.jpg", max_bytes=10_000) == "image/png"
+
+
+@pytest.mark.parametrize("env,expected", [
+    ({}, "https://api.twilio.com"), ({"K_BASE": "http://127.0.0.1:9"}, "http://127.0.0.1:9"),
+    ({"K_BASE": ""}, "https://api.twilio.com"),
+], ids=["default", "set", "empty-means-default"])
+def test_env_references_may_have_a_default(tmp_path, env, expected):
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "official_channels: [{id: o, number: 1, name: O}]\n"
+        "channels:\n"
+        "  - {id: a, official_channel: o, adapter: sms, settings: "
+        "{api_base: '${K_BASE:-https://api.twilio.com}', n: 'whatsapp:${K_NUM}'}}\n")
+    c = load_channels(path, env={**env, "K_NUM": "+62811"}).channels[0]
+    assert c.settings == {"api_base": expected, "n": "whatsapp:+62811"}
+    assert c.missing_env == []

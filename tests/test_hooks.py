@@ -277,7 +277,7 @@ def test_hook_kanal_format_outbound(make_kanal):
     assert kanal.dispatcher.run_once() == 1
     follow_up = fake.sent[1]
     assert follow_up.kind == "follow_up_ack"
-    assert follow_up.text.startswith(f"Tambahan keterangan untuk laporan {display}")
+    assert follow_up.text.startswith(f"Tambahan untuk laporan {display}")
     assert texts.calls == [("ack", "id"), ("follow_up_ack", "id")]
     # what was sent is also the outbound message on the report
     outbound = [m["text"] for m in staff_view(kanal, compact)["messages"]

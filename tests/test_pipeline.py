@@ -83,7 +83,7 @@ def test_same_external_id_on_two_channels_is_two_reports(kanal):
     assert count(kanal, Report) == 2
 
 
-@pytest.mark.parametrize("template", ["status {d}", "{lower} bagaimana?", "Tambahan: {c}"],
+@pytest.mark.parametrize("template", ["Bagaimana laporan {d}?", "{lower} bagaimana?", "Tambahan: {c}"],
                          ids=["display", "lowercase", "compact"])
 def test_follow_up_is_appended_to_the_reporters_report(kanal, fake, template):
     fake.push("Lampu jalan mati", sender="warga-1")
@@ -103,7 +103,7 @@ def test_someone_else_quoting_a_tracking_id_opens_a_new_report(kanal, fake):
     fake.push("Lampu jalan mati", sender="warga-1")
     kanal.poll_channel("fake")
     first = only_report(kanal)
-    fake.push(f"status {tracking.display(first.tracking_id)}", sender="orang-lain")
+    fake.push(f"Sudah diperbaiki? {tracking.display(first.tracking_id)}", sender="orang-lain")
     kanal.poll_channel("fake")
     assert count(kanal, Report) == 2
 

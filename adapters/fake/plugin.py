@@ -18,7 +18,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from core import tracking
 from core.adapter import Adapter, Envelope, InboxRecord, NormalizeError
-from core.canonical import InboundMessage, Location, OutboundMessage, Sender, SendResult
+from core.canonical import (
+    InboundMessage, Location, MediaRef, OutboundMessage, Sender, SendResult,
+)
 from core.errors import ApiError
 from core.hookspecs import hookimpl
 
@@ -35,6 +37,9 @@ class FakePayload(BaseModel):
     lon: float | None = None
     address: str | None = None
     refs: list[str] = Field(default_factory=list)
+    # files held "at the provider", fetched after the ack: [{"url": ..., "type": ...}]
+    media: list[dict[str, str]] = Field(default_factory=list)
+    edit_of: str | None = None  # the id of the message this one edits
     sent_at: datetime | None = None
 
 
@@ -49,6 +54,7 @@ class FakeChannel(Adapter):
     sender_kind = "fake"
     Settings = FakeSettings
     polls = True
+    keywords = True
     poll_interval_seconds = 1.0
     send_rate_per_second = 1000.0
 
@@ -56,7 +62,9 @@ class FakeChannel(Adapter):
         super().__init__(*args, **kw)
         self.inbound: deque[dict] = deque()
         self.sent: list[OutboundMessage] = []
+        self.files: dict[str, bytes] = {}  # what fetch_media serves, by URL
         self._fail = 0
+        self._error: Exception | None = None
         self._lock = threading.Lock()
         self._sequence = 0
 
@@ -70,8 +78,10 @@ class FakeChannel(Adapter):
             self.inbound.append({"id": message_id, "from": sender, "text": text, **fields})
         return message_id
 
-    def fail_sends(self, count: int) -> None:
+    def fail_sends(self, count: int, error: Exception | None = None) -> None:
+        """The next ``count`` sends raise ``error`` (a ConnectionError by default)."""
         self._fail = count
+        self._error = error
 
     # -- adapter -----------------------------------------------------------------------
 
@@ -116,13 +126,20 @@ class FakeChannel(Adapter):
             external_id=item.external_id, text=p.text, subject=p.subject,
             sender=Sender("fake", p.sender, p.name) if p.sender else None,
             received_at=p.sent_at, category=p.category, location=location,
-            thread_refs=p.refs,
+            thread_refs=[p.edit_of] if p.edit_of else p.refs,
+            media=[MediaRef(m["url"], m.get("type")) for m in p.media],
+            intent="edit" if p.edit_of else "report",
         )
+
+    def fetch_media(self, ref: MediaRef) -> bytes:
+        if ref.url not in self.files:
+            raise ConnectionError(f"fake provider has no file at {ref.url}")
+        return self.files[ref.url]
 
     def send(self, message: OutboundMessage) -> SendResult:
         if self._fail > 0:
             self._fail -= 1
-            raise ConnectionError("fake provider is down")
+            raise self._error or ConnectionError("fake provider is down")
         self.sent.append(message)
         return SendResult(provider_message_id=f"fake-out-{message.outbox_id}")
 

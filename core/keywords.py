@@ -1,0 +1,36 @@
+"""Keywords citizens type on conversational channels (SMS, WhatsApp, Telegram)."""
+
+from __future__ import annotations
+
+import re
+
+_STATUS = re.compile(r"^\s*/?(?:status|cek)(?:@\w+)?(?=$|[\s:#])\s*[:#]?\s*(?P<arg>\S.*?)?\s*$",
+                     re.I)
+_ID_SHAPED = re.compile(r"^[0-9A-Za-z](?:[\s.-]?[0-9A-Za-z]){8}$")
+_SIMPLE = {
+    "stop": "opt_out", "berhenti": "opt_out", "unsubscribe": "opt_out",
+    "mulai": "opt_in", "start": "opt_in",
+    "/start": "start",
+}
+
+
+def parse(text: str | None) -> tuple[str, str | None] | None:
+    """(intent, argument) when the whole message is a keyword, else None.
+
+    ``STATUS JK7Q-M4XA-9``, ``cek jk7qm4xa9`` and ``/status JK7Q M4XA 9`` ask for a status
+    (the argument must be shaped like a tracking ID, or absent);
+    ``STOP``/``BERHENTI`` opt out, ``MULAI`` opts back in; Telegram's ``/start`` greets.
+    """
+    if not text:
+        return None
+    stripped = text.strip()
+    word = stripped.split("@")[0].lower() if stripped.startswith("/") else stripped.lower()
+    if word in _SIMPLE:
+        return _SIMPLE[word], None
+    match = _STATUS.match(stripped)
+    if match:
+        arg = match.group("arg")
+        # "cek saluran air di depan rumah" is a complaint, not a status request
+        if arg is None or _ID_SHAPED.match(arg):
+            return "status", arg
+    return None

@@ -1,0 +1,105 @@
+"""What the pipeline answers, and the requests that are not reports: STATUS, STOP, MULAI,
+/start. Answers go through the outbox, or are recorded as given inline (JAKI, web)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Connection, select, update
+
+from core import tracking
+from core.bulk import insert_rows
+from core.db import allocate_ids
+from core.models import MediaJob, Message, OutboxItem, Report, ReporterIdentity
+from core.unit import NewReport
+from core.work import Work
+
+report_t = Report.__table__
+message_t = Message.__table__
+outbox_t = OutboxItem.__table__
+identity_t = ReporterIdentity.__table__
+media_t = MediaJob.__table__
+
+
+def handle_requests(conn: Connection, work: list[Work], now: datetime) -> None:
+    """Look up what STATUS asks for, flag opt-outs; decide each request's answer."""
+    asked: dict[Work, str | None] = {}
+    for w in work:
+        if w.intent == "status":
+            arg = w.message.intent_arg
+            if not arg:
+                w.reply = "status_help"
+                continue
+            try:
+                asked[w] = tracking.normalize(arg)
+            except tracking.InvalidTrackingID:
+                w.reply = "status_mistyped"
+        elif w.intent in ("opt_out", "opt_in"):
+            sender = w.message.sender
+            if sender is not None:
+                out = w.intent == "opt_out"
+                conn.execute(update(identity_t).where(
+                    identity_t.c.kind == sender.kind, identity_t.c.handle == sender.handle,
+                ).values(opted_out=out, opted_out_at=now if out else None))
+            w.reply = f"{w.intent}_ack"
+        elif w.intent == "start":
+            w.reply = "greeting"
+    if asked:
+        found = {row.tracking_id: (row.id, row.tracking_id, row.status) for row in conn.execute(
+            select(report_t.c.id, report_t.c.tracking_id, report_t.c.status)
+            .where(report_t.c.tracking_id.in_(sorted(set(asked.values())))))}
+        for w, compact in asked.items():
+            w.target = found.get(compact)
+            # the public tracking page shows the same to anyone holding the number
+            w.reply = "status_reply" if w.target else "status_unknown"
+
+
+def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
+    """Write each answer: an outbound message on its report (when there is one) and an
+    outbox item, or, for channels that answer in the HTTP response, the record of that."""
+    rows = []
+    for w in work:
+        if w.reply is None:
+            continue
+        adapter = pipeline.adapters[w.message.channel]
+        inline = adapter.replies_inline
+        if not inline and w.message.sender is None:
+            continue  # nobody to answer
+        tid, status = w.tracking
+        report = None
+        if tid is not None:
+            report = w.report or NewReport(
+                id=w.report_id, tracking_id=tid, status=status, channel=w.message.channel,
+                official_channel=w.message.official_channel, created_at=now)
+        text = pipeline.hook.kanal_format_outbound(kind=w.reply, report=report,
+                                                   language=pipeline.language)
+        if not text:
+            continue
+        rows.append((w, text, inline))
+    on_reports = [(w, text, inline) for w, text, inline in rows if w.report_id is not None]
+    ids = allocate_ids(conn, message_t, len(on_reports))
+    message_ids = {}
+    insert_rows(conn, message_t, [{
+        "id": i, "report_id": w.report_id, "direction": "out", "channel": w.message.channel,
+        "external_id": None, "inbox_id": None, "reporter_id": None, "kind": w.reply,
+        "subject": None, "text": text, "thread_refs": None, "created_at": now,
+        "delivery": "delivered_inline" if inline else "queued", "sent_at": now if inline else None,
+    } for i, (w, text, inline) in zip(ids, on_reports)])
+    for i, (w, _, _) in zip(ids, on_reports):
+        message_ids[w] = i
+    outbox = [{
+        "channel": w.message.channel, "report_id": w.report_id,
+        "message_id": message_ids.get(w), "recipient": w.message.sender.handle,
+        "kind": w.reply, "text": text, "reply_to": w.message.external_id, "status": "pending",
+        "attempts": 0, "next_attempt_at": now, "created_at": now,
+    } for w, text, inline in rows if not inline]
+    insert_rows(conn, outbox_t, outbox)
+
+
+def queue_media(conn: Connection, work: list[Work], now: datetime) -> None:
+    """One download job per provider-held file; fetched after the acknowledgement."""
+    insert_rows(conn, media_t, [{
+        "channel": w.message.channel, "message_id": w.message_id, "report_id": w.report_id,
+        "url": ref.url, "media_type": ref.media_type, "status": "pending", "attempts": 0,
+        "next_attempt_at": now, "created_at": now,
+    } for w in work if w.message_id is not None for ref in w.message.media])

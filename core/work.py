@@ -1,0 +1,46 @@
+"""The state of one inbound message while the pipeline works on it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from core.adapter import InboxRecord
+from core.canonical import InboundMessage
+from core.unit import NewReport
+
+# what citizens may ask on conversational channels instead of reporting
+REQUESTS = frozenset({"status", "opt_out", "opt_in", "start"})
+
+
+@dataclass(slots=True, eq=False)
+class Work:
+    row: InboxRecord
+    message: InboundMessage
+    reporter_id: int | None = None
+    report: NewReport | None = None  # created from this message
+    # (report id, tracking id, status) of the report this message joins or asks about
+    target: tuple[int, str, str] | None = None
+    message_id: int | None = None
+    reply: str | None = None  # the kind of answer it gets, if any
+
+    @property
+    def intent(self) -> str:
+        return self.message.intent
+
+    @property
+    def report_id(self) -> int | None:
+        if self.report is not None:
+            return self.report.id
+        return self.target[0] if self.target else None
+
+    @property
+    def tracking(self) -> tuple[str | None, str | None]:
+        if self.report is not None:
+            return self.report.tracking_id, self.report.status
+        return (self.target[1], self.target[2]) if self.target else (None, None)
+
+    @property
+    def message_kind(self) -> str:
+        if self.report is not None:
+            return "complaint"
+        return {"edit": "edit", "status": "status_query"}.get(self.intent, "follow_up")
