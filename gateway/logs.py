@@ -54,7 +54,8 @@ def channel_secrets(kanal) -> list[str]:
 def install(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:
     logging.basicConfig(level=level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("alembic", "apscheduler"):  # a line per migration step or job run
+    # a line per migration step, job run or provider request (with its headers)
+    for noisy in ("alembic", "apscheduler", "twilio.http_client"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     redactor = RedactingFilter(secrets)
     for handler in logging.getLogger().handlers:

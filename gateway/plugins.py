@@ -16,6 +16,7 @@ DEFAULT_PLUGINS = {
     "jaki": "adapters.jaki.plugin",
     "web": "adapters.web.plugin",
     "fake": "adapters.fake.plugin",
+    "sms": "adapters.sms.plugin",
 }
 
 

@@ -1,0 +1,105 @@
+"""Twilio's messaging webhook parameters (form-encoded), as documented at
+https://www.twilio.com/docs/messaging/guides/webhook-request and for status callbacks at
+https://www.twilio.com/docs/messaging/guides/track-outbound-message-status."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.datastructures import MultiDict
+
+FORM = "application/x-www-form-urlencoded"
+MAX_MEDIA = 10  # Twilio sends at most 10 media items per message
+
+# Twilio MessageStatus -> the delivery state kanal records on the outbound message; "sent"
+# is what the dispatcher records when Twilio has taken the message
+STATUS_MAP = {
+    "accepted": "sent",
+    "scheduled": "sent",
+    "queued": "sent",
+    "sending": "sent",
+    "sent": "sent",
+    "delivered": "delivered",
+    "read": "read",
+    "undelivered": "failed",
+    "failed": "failed",
+    "canceled": "failed",
+}
+
+
+class MalformedForm(ValueError):
+    """The body is not a readable form."""
+
+
+class TwilioMedia(BaseModel):
+    url: str
+    content_type: str | None = None
+
+
+class TwilioMessage(BaseModel):
+    """An incoming SMS, MMS or WhatsApp message."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    MessageSid: str = Field(min_length=1, max_length=64)
+    AccountSid: str | None = None
+    From: str | None = None
+    To: str | None = None
+    Body: str = ""
+    NumMedia: int = Field(default=0, ge=0)
+    Latitude: float | None = Field(default=None, ge=-90, le=90)
+    Longitude: float | None = Field(default=None, ge=-180, le=180)
+    # WhatsApp location messages may name the place
+    Address: str | None = None
+    Label: str | None = None
+    ProfileName: str | None = None
+    WaId: str | None = None
+    # WhatsApp only: text, image, location, unsupported, ...
+    MessageType: str | None = None
+    media: list[TwilioMedia] = Field(default_factory=list)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, str]) -> TwilioMessage:
+        data = {k: v for k, v in params.items() if v != "" or k == "Body"}
+        count = _int(params.get("NumMedia"))
+        data["media"] = [
+            {"url": params[f"MediaUrl{i}"], "content_type": params.get(f"MediaContentType{i}")}
+            for i in range(min(count, MAX_MEDIA)) if params.get(f"MediaUrl{i}")
+        ]
+        return cls.model_validate(data)
+
+
+class TwilioStatus(BaseModel):
+    """A status callback about a message we sent."""
+
+    model_config = ConfigDict(extra="ignore")
+    MessageSid: str = Field(min_length=1, max_length=64)
+    MessageStatus: str = Field(min_length=1, max_length=32)
+    ErrorCode: str | None = None
+
+    @property
+    def delivery(self) -> str:
+        return STATUS_MAP.get(self.MessageStatus.lower(), self.MessageStatus.lower())
+
+
+def parse_form(body: bytes) -> MultiDict:
+    """The parameters of a form-encoded body; every value kept, for the signature."""
+    try:
+        text = body.decode("utf-8")
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=bool(text),
+                          errors="strict")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedForm(f"the body is not a form-encoded payload: {exc}") from exc
+    return MultiDict(pairs)
+
+
+def is_status_callback(params: Mapping[str, str]) -> bool:
+    return "MessageStatus" in params and "Body" not in params
+
+
+def _int(value: str | None) -> int:
+    try:
+        return max(0, int(value or 0))
+    except ValueError:
+        return 0
