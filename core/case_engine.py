@@ -126,19 +126,29 @@ class CaseEngine:
         self, report: NewReport, message: InboundMessage, uow: UnitOfWork
     ) -> None:
         report.status = STATUS_WAITING
-        code = report.kelurahan_code
-        if code and KELURAHAN_CODE.fullmatch(code):
-            place = self.place_for(code)
-            if place is not None:
-                report.kelurahan_name = place.name
-            report.kecamatan_code = code[:8]
-            report.kota_code = code[:5]
-            report.queue = f"kelurahan:{code}"
-            where = f"Kelurahan {report.kelurahan_name}" if report.kelurahan_name else (
-                f"kelurahan dengan kode {code}")
-            uow.add_case_event(report, "opened", status=STATUS_WAITING,
-                               note=f"Laporan diteruskan ke {where}")
-        else:
+        if not self._route(report, uow, "opened", "Laporan diteruskan ke"):
             report.queue = TRIAGE_QUEUE
             uow.add_case_event(report, "triage", status=STATUS_WAITING, note=NOTE_TRIAGE)
         report.sla_due_at = report.created_at + self.sla.due_for(report.category)
+
+    @hookimpl(tryfirst=True)
+    def kanal_report_located(
+        self, report: NewReport, message: InboundMessage, uow: UnitOfWork
+    ) -> None:
+        """A report waiting in triage for a location got one: route it now."""
+        self._route(report, uow, "located", "Lokasi diterima, laporan diteruskan ke")
+
+    def _route(self, report: NewReport, uow: UnitOfWork, kind: str, lead: str) -> bool:
+        code = report.kelurahan_code
+        if not (code and KELURAHAN_CODE.fullmatch(code)):
+            return False
+        place = self.place_for(code)
+        if place is not None:
+            report.kelurahan_name = place.name
+        report.kecamatan_code = code[:8]
+        report.kota_code = code[:5]
+        report.queue = f"kelurahan:{code}"
+        where = f"Kelurahan {report.kelurahan_name}" if report.kelurahan_name else (
+            f"kelurahan dengan kode {code}")
+        uow.add_case_event(report, kind, status=report.status, note=f"{lead} {where}")
+        return True

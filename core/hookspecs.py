@@ -53,6 +53,17 @@ def kanal_report_created(report: NewReport, message: InboundMessage, uow: UnitOf
     """
 
 
+@hookspec
+def kanal_report_located(report: NewReport, message: InboundMessage, uow: UnitOfWork) -> None:
+    """React to a report that had no location getting one from a later message.
+
+    :param report: the report with its new point and kelurahan; hooks may change its
+        routing fields as in ``kanal_report_created``.
+    :param message: the later message that brought the location.
+    :param uow: the unit of work of this transaction; write through it.
+    """
+
+
 @hookspec(firstresult=True)
 def kanal_format_outbound(kind: str, report: NewReport, language: str) -> str | None:
     """Write the text of an outbound message to the citizen; the first answer wins.

@@ -13,12 +13,12 @@ import secrets
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import Connection, bindparam, select, update
+from sqlalchemy import Connection, bindparam, update
 from sqlalchemy.exc import IntegrityError
 
-from core import keywords, replies, reporters, tracking
+from core import keywords, replies, reporters, threads, tracking
 from core.adapter import Adapter, InboxRecord
-from core.canonical import IngestResult, Location
+from core.canonical import IngestResult
 from core.bulk import insert_rows
 from core.db import allocate_ids
 from core.models import (
@@ -68,7 +68,7 @@ class Pipeline:
             return results
         for w, reporter_id in zip(work, reporters.resolve(conn, [w.message for w in work], now)):
             w.reporter_id = reporter_id
-        self._thread(conn, [w for w in work if w.intent in ("report", "edit")])
+        threads.thread(conn, [w for w in work if w.intent in ("report", "edit")], now)
         orphans = [w for w in work if w.intent == "edit" and w.target is None]
         if orphans:  # an edit of something never received is kept, not made a report
             self._quarantine(conn, orphans, "edit of a message kanal never received", now,
@@ -78,6 +78,7 @@ class Pipeline:
                 return results
         replies.handle_requests(conn, [w for w in work if w.intent in REQUESTS], now)
         uow = self._create_reports(conn, [w for w in work if w.intent == "report"], now)
+        threads.relocate(self, conn, work, now, uow)
         for w in work:
             if w.intent == "report":
                 w.reply = "ack" if w.report is not None else "follow_up_ack"
@@ -151,44 +152,6 @@ class Pipeline:
                 quarantined)
         return work
 
-    # -- threading ---------------------------------------------------------------------
-
-    def _thread(self, conn: Connection, work: list[Work]) -> None:
-        """A message naming a tracking ID of its own reporter's report, or referring to an
-        earlier message of that report on its channel, is a follow-up."""
-        mentioned: dict[Work, list[str]] = {}
-        for w in work:
-            if w.reporter_id is None:
-                continue
-            text = " ".join(filter(None, (w.message.subject, w.message.text)))
-            ids = list(tracking.find_in_text(text))
-            refs = [r for r in w.message.thread_refs if r]
-            if ids or refs:
-                mentioned[w] = ids + refs
-        if not mentioned:
-            return
-        cols = (report_t.c.id, report_t.c.tracking_id, report_t.c.status, report_t.c.reporter_id)
-        found: dict[str, tuple] = {}
-        wanted = sorted({t for ids in mentioned.values() for t in ids})
-        for chunk in _chunks(wanted, 400):
-            for row in conn.execute(select(*cols).where(report_t.c.tracking_id.in_(chunk))):
-                found[row.tracking_id] = tuple(row)
-        by_ref: dict[tuple[str, str], tuple] = {}
-        refs = sorted({r for w in mentioned for r in w.message.thread_refs if r})
-        for chunk in _chunks(refs, 400):
-            for row in conn.execute(
-                select(message_t.c.channel, message_t.c.external_id, *cols)
-                .join(report_t, report_t.c.id == message_t.c.report_id)
-                .where(message_t.c.external_id.in_(chunk))
-            ):
-                by_ref[(row[0], row[1])] = tuple(row[2:])
-        for w, ids in mentioned.items():
-            for ref in ids:
-                hit = found.get(ref) or by_ref.get((w.message.channel, ref))
-                if hit and hit[3] == w.reporter_id:
-                    w.target = hit[:3]
-                    break
-
     # -- reports -----------------------------------------------------------------------
 
     def _create_reports(self, conn: Connection, work: list[Work], now: datetime) -> UnitOfWork:
@@ -204,7 +167,7 @@ class Pipeline:
             m = w.message
             category = m.category or self.hook.kanal_classify(message=m)
             placed.append((category,
-                           _merge_location(self.hook.kanal_locate(message=m), m.location)))
+                           threads.merge_location(self.hook.kanal_locate(message=m), m.location)))
         ids = allocate_ids(conn, report_t, len(fresh))
         for attempt in range(MAX_ID_ATTEMPTS):
             uow = UnitOfWork(now=now)
@@ -266,20 +229,3 @@ class Pipeline:
         if follow_ups:
             conn.execute(update(report_t).where(report_t.c.id == bindparam("_id"))
                          .values(updated_at=bindparam("updated_at")), follow_ups)
-
-
-def _merge_location(found: Location | None, given: Location | None) -> Location | None:
-    """A plugin's answer, with the citizen's point and address kept where it has none."""
-    if found is None or given is None:
-        return found or given
-    return Location(
-        lat=found.lat if found.lat is not None else given.lat,
-        lon=found.lon if found.lon is not None else given.lon,
-        address=found.address or given.address,
-        kelurahan_code=found.kelurahan_code or given.kelurahan_code,
-    )
-
-
-def _chunks(items: Sequence, size: int):
-    for i in range(0, len(items), size):
-        yield items[i:i + size]

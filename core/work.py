@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.adapter import InboxRecord
 from core.canonical import InboundMessage
@@ -20,6 +21,7 @@ class Work:
     report: NewReport | None = None  # created from this message
     # (report id, tracking id, status) of the report this message joins or asks about
     target: tuple[int, str, str] | None = None
+    target_row: Any = None  # that report's row, as threading read it
     message_id: int | None = None
     reply: str | None = None  # the kind of answer it gets, if any
 

@@ -246,6 +246,39 @@ def test_report_created_plugins_run_after_the_case_engine(make_kanal):
     assert staff_view(kanal, compact)["queue"] == "dinas-pertamanan"
 
 
+# -- kanal_report_located -------------------------------------------------------------
+
+
+class LocatedWatcher:
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def kanal_report_located(self, report, message, uow):
+        self.seen.append((report.tracking_id, report.kelurahan_code, report.queue))
+        uow.add_case_event(report, "geo_checked", note="Lokasi diperiksa", public=False)
+
+
+def test_hook_kanal_report_located(make_kanal):
+    watcher = LocatedWatcher()
+    kanal = make_kanal(extra_plugins=(watcher,))
+    compact = submit(kanal, "Pohon tumbang menutup jalan", sender="budi")
+    assert staff_view(kanal, compact)["queue"] == "triage"
+    # the location comes in a message of its own, as WhatsApp and Telegram send it
+    kanal.adapters["fake"].push("", sender="budi", **IN_ALFA)
+    kanal.poll_channel("fake")
+
+    assert watcher.seen == [(compact, "31.71.01.1001", "kelurahan:31.71.01.1001")]
+    staff = staff_view(kanal, compact)
+    assert staff["queue"] == "kelurahan:31.71.01.1001"
+    assert staff["location"]["lat"] == IN_ALFA["lat"]
+    timeline = [(e["kind"], e["note"]) for e in public_view(kanal, compact)["timeline"]]
+    assert ("located", "Lokasi diterima, laporan diteruskan ke Kelurahan Alfa") in timeline
+    with kanal.engine.connect() as conn:
+        assert conn.execute(select(Report.__table__.c.id)).all() and len(
+            conn.execute(select(Report.__table__.c.id)).all()) == 1
+
+
 # -- kanal_format_outbound --------------------------------------------------------------
 
 

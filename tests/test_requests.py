@@ -190,3 +190,55 @@ class TestSendFailures:
             msg = conn.execute(select(Message.__table__).where(
                 Message.__table__.c.direction == "out")).one()
         assert msg.delivery == "delivered"
+
+
+class TestJoiningMessages:
+    """WhatsApp and Telegram send a photo or a shared location as messages of their own."""
+
+    def test_a_location_alone_joins_the_report_and_routes_it(self, kanal, fake):
+        fake.push("Pohon tumbang", sender="warga-1")
+        kanal.poll_channel("fake")
+        fake.push("", sender="warga-1", lat=-6.205, lon=106.805)
+        kanal.poll_channel("fake")
+        with kanal.engine.connect() as conn:
+            [r] = conn.execute(select(Report.__table__)).all()
+        assert (r.kelurahan_code, r.queue, r.lat) == (
+            "31.71.01.1001", "kelurahan:31.71.01.1001", -6.205)
+        kanal.dispatcher.run_once()
+        assert [m.kind for m in fake.sent] == ["ack", "follow_up_ack"]
+
+    def test_a_photo_alone_joins_the_report(self, kanal, fake):
+        fake.files["https://provider.example/p"] = png()
+        fake.push("Sampah", sender="warga-1")
+        kanal.poll_channel("fake")
+        fake.push("", sender="warga-1", media=[{"url": "https://provider.example/p"}])
+        kanal.poll_channel("fake")
+        kanal.media.run_once()
+        assert count(kanal, Report) == 1
+        with kanal.engine.connect() as conn:
+            job = conn.execute(select(MediaJob.__table__)).one()
+            rid = conn.execute(select(Report.__table__.c.id)).scalar_one()
+        assert job.report_id == rid and job.status == "done"
+
+    def test_a_second_complaint_with_text_is_a_report_of_its_own(self, kanal, fake):
+        fake.push("Sampah", sender="warga-1")
+        kanal.poll_channel("fake")
+        fake.push("Lampu mati juga", sender="warga-1", lat=-6.205, lon=106.805)
+        kanal.poll_channel("fake")
+        assert count(kanal, Report) == 2
+
+    def test_after_the_window_a_location_opens_a_report(self, kanal, fake):
+        fake.push("Sampah", sender="warga-1")
+        kanal.poll_channel("fake")
+        later = kanal.clock() + timedelta(minutes=11)
+        kanal.pipeline.clock = lambda: later
+        fake.push("", sender="warga-1", lat=-6.205, lon=106.805)
+        kanal.poll_channel("fake")
+        assert count(kanal, Report) == 2
+
+    def test_someone_elses_location_does_not_join(self, kanal, fake):
+        fake.push("Sampah", sender="warga-1")
+        kanal.poll_channel("fake")
+        fake.push("", sender="warga-2", lat=-6.205, lon=106.805)
+        kanal.poll_channel("fake")
+        assert count(kanal, Report) == 2

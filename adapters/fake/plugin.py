@@ -14,7 +14,7 @@ from datetime import datetime
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core import tracking
 from core.adapter import Adapter, Envelope, InboxRecord, NormalizeError
@@ -30,7 +30,7 @@ class FakePayload(BaseModel):
     id: str = Field(min_length=1, max_length=128)
     sender: str | None = Field(default=None, alias="from", max_length=128)
     name: str | None = None
-    text: str = Field(min_length=1)
+    text: str = ""
     subject: str | None = None
     category: str | None = None
     lat: float | None = None
@@ -41,6 +41,12 @@ class FakePayload(BaseModel):
     media: list[dict[str, str]] = Field(default_factory=list)
     edit_of: str | None = None  # the id of the message this one edits
     sent_at: datetime | None = None
+
+    @model_validator(mode="after")
+    def _something(self) -> FakePayload:
+        if not (self.text.strip() or self.media or self.lat is not None):
+            raise ValueError("text: a message needs text, media or a location")
+        return self
 
 
 class FakeSettings(BaseModel):
