@@ -242,3 +242,17 @@ class TestJoiningMessages:
         fake.push("", sender="warga-2", lat=-6.205, lon=106.805)
         kanal.poll_channel("fake")
         assert count(kanal, Report) == 2
+
+
+def test_delivery_reports_only_move_forward(kanal, fake):
+    fake.push("a", sender="warga-1")
+    kanal.poll_channel("fake")
+    kanal.dispatcher.run_once()
+    with kanal.engine.connect() as conn:
+        sid = conn.execute(select(OutboxItem.__table__.c.provider_message_id)).scalar_one()
+    for status in ("delivered", "sent", "read", "delivered"):
+        with kanal.engine.begin() as conn:
+            record_delivery(conn, "fake", sid, status)
+    with kanal.engine.connect() as conn:
+        assert conn.execute(select(Message.__table__.c.delivery).where(
+            Message.__table__.c.direction == "out")).scalar_one() == "read"
