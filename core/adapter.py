@@ -66,6 +66,8 @@ class Runtime(Protocol):
     """What the gateway gives every adapter."""
 
     store: AttachmentStore
+    settings: Any  # core.settings.KanalSettings
+    engine: Any  # sqlalchemy.Engine
 
     def ingest(self, envelope: Envelope) -> Awaitable[IngestResult]: ...
 
@@ -110,6 +112,9 @@ class Adapter:
     def channel_id(self) -> str:
         return self.channel.id
 
+    def close(self) -> None:
+        """Release clients and threads; called when the runtime stops."""
+
     def check(self) -> str | None:
         """A reason the channel cannot run, or None when it is ready."""
         return None
@@ -141,8 +146,9 @@ class Adapter:
         """Polling channels: new payloads since ``cursor`` and the next cursor."""
         return None
 
-    polls: ClassVar[bool] = False
-    poll_interval_seconds: ClassVar[float] = 30.0
+    # per instance where the settings decide (Telegram: webhook or polling)
+    polls: bool = False
+    poll_interval_seconds: float = 30.0
     send_rate_per_second: ClassVar[float] = 10.0
 
 

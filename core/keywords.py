@@ -25,6 +25,8 @@ def parse(text: str | None) -> tuple[str, str | None] | None:
         return None
     stripped = text.strip()
     word = stripped.split("@")[0].lower() if stripped.startswith("/") else stripped.lower()
+    if word.startswith("/start ") or word.startswith("/start@"):  # a t.me/<bot>?start= link
+        return "start", None
     if word in _SIMPLE:
         return _SIMPLE[word], None
     match = _STATUS.match(stripped)

@@ -43,6 +43,8 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=True)
+            if run_workers:
+                kanal.stop()
 
     app = FastAPI(
         title="kanal",

@@ -17,6 +17,7 @@ DEFAULT_PLUGINS = {
     "web": "adapters.web.plugin",
     "fake": "adapters.fake.plugin",
     "sms": "adapters.sms.plugin",
+    "telegram": "adapters.telegram.plugin",
 }
 
 

@@ -176,6 +176,11 @@ class Kanal:
     # -- work --------------------------------------------------------------------------
 
     def stop(self) -> None:
+        for adapter in self.adapters.values():
+            try:
+                adapter.close()
+            except Exception:  # one adapter failing to close must not keep the rest open
+                log.exception("closing channel %s failed", adapter.channel_id)
         self.engine.dispose()
 
     def replay(self) -> int:

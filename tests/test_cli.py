@@ -36,7 +36,8 @@ def test_channels_list_json_shows_the_13_official_channels_and_telegram(tmp_path
     assert any(i["adapter"] == "telegram" for i in items)
     by_id = {i["id"]: i for i in items}
     assert by_id["jaki"]["state"] == "ready" and by_id["web"]["state"] == "ready"
-    assert "not built yet" in by_id["telegram"]["reason"]
+    assert "not built yet" in by_id["lapor"]["reason"]
+    assert "KANAL_TELEGRAM_BOT_TOKEN" in by_id["telegram"]["reason"]
 
 
 def test_channels_check_names_the_missing_secret(tmp_path):

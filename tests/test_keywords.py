@@ -13,12 +13,13 @@ from core import keywords
     ("berhenti", ("opt_out", None)),
     ("Mulai", ("opt_in", None)),
     ("/start", ("start", None)),
+    ("/start laporan-banjir", ("start", None)),
     ("Cek saluran air di depan rumah, mampet", None),
     ("statusnya bagaimana pak", None),
     ("Jalan rusak di depan sekolah", None),
     ("", None),
 ], ids=["status", "cek-lower", "slash-status-spaced", "bot-suffix", "bare-status", "stop",
-        "berhenti", "mulai", "start", "cek-is-a-complaint", "status-prefix-word",
+        "berhenti", "mulai", "start", "start-deep-link", "cek-is-a-complaint", "status-prefix-word",
         "complaint", "empty"])
 def test_keywords(text, expected):
     assert keywords.parse(text) == expected

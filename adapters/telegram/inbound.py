@@ -1,0 +1,152 @@
+"""Updates in: the webhook's checks, getUpdates results, and Update -> InboundMessage."""
+
+from __future__ import annotations
+
+import hmac
+import json
+from typing import TYPE_CHECKING, Any
+
+from fastapi import Request
+from fastapi.responses import JSONResponse
+from telegram import Message, Update
+from telegram.constants import ChatType
+
+from adapters.telegram.media import file_ref
+from adapters.telegram.outbound import message_id
+from core.adapter import Envelope, InboxRecord, NormalizeError
+from core.canonical import InboundMessage, Location, MediaRef, Sender
+from core.errors import ApiError
+
+if TYPE_CHECKING:
+    from adapters.telegram.plugin import TelegramAdapter
+
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+CONTENT_TYPE = "application/vnd.telegram.update+json"
+
+
+def update_id_of(data: Any) -> int | None:
+    if not isinstance(data, dict):
+        return None
+    value = data.get("update_id")
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def envelope(channel_id: str, update_id: int, payload: bytes) -> Envelope:
+    # update_id is what Telegram redelivers under; it is the inbox key
+    return Envelope(channel_id, str(update_id), payload, content_type=CONTENT_TYPE)
+
+
+def check_secret(request: Request, secret: str | None) -> None:
+    presented = request.headers.get(SECRET_HEADER)
+    if not presented:
+        raise ApiError(403, "missing_secret", f"the {SECRET_HEADER} header is missing")
+    if secret is None or not hmac.compare_digest(presented.encode(), secret.encode()):
+        raise ApiError(403, "bad_secret", f"the {SECRET_HEADER} header does not match")
+
+
+async def receive(adapter: TelegramAdapter, request: Request) -> JSONResponse:
+    """One webhook delivery: 403 before reading anything on a bad secret, 400 for a body
+    that is not an Update, else 200 once the update is committed (also for a redelivery
+    or a kept-but-unreadable update, so Telegram stops sending it)."""
+    check_secret(request, adapter.settings.secret_token)
+    body = await request.body()
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "malformed_update", "the request body is not valid JSON")
+    update_id = update_id_of(data)
+    if update_id is None:
+        raise ApiError(400, "malformed_update",
+                       "the body must be a JSON object with an integer update_id")
+    await adapter.runtime.ingest(envelope(adapter.channel_id, update_id, body))
+    return JSONResponse({"ok": True})
+
+
+def polled(channel_id: str, raw_updates: list[Any]) -> tuple[list[Envelope], int | None]:
+    """Envelopes for the getUpdates result, and the highest update_id seen."""
+    envelopes, last = [], None
+    for data in raw_updates:
+        update_id = update_id_of(data)
+        if update_id is None:
+            continue
+        envelopes.append(envelope(channel_id, update_id, json.dumps(
+            data, ensure_ascii=False, separators=(",", ":")).encode()))
+        last = update_id if last is None else max(last, update_id)
+    return envelopes, last
+
+
+def _kind(data: dict[str, Any]) -> str:
+    return next((k for k in data if k != "update_id"), "empty")
+
+
+def _location(msg: Message) -> Location | None:
+    if msg.venue is not None:
+        place = ", ".join(filter(None, (msg.venue.title, msg.venue.address)))
+        return Location(lat=msg.venue.location.latitude, lon=msg.venue.location.longitude,
+                        address=place or None)
+    if msg.location is not None:
+        return Location(lat=msg.location.latitude, lon=msg.location.longitude)
+    return None
+
+
+def _media(msg: Message) -> list[MediaRef]:
+    if msg.photo:
+        largest = max(msg.photo, key=lambda p: (p.width * p.height, p.file_size or 0))
+        return [MediaRef(url=file_ref(largest.file_id), media_type="image/jpeg")]
+    doc = msg.document
+    if doc is not None and (doc.mime_type or "").startswith("image/"):
+        return [MediaRef(url=file_ref(doc.file_id), media_type=doc.mime_type)]
+    return []
+
+
+def _what(msg: Message) -> str:
+    attachment = msg.effective_attachment
+    return type(attachment).__name__.lower() if attachment else "service message"
+
+
+def to_message(adapter: TelegramAdapter, item: InboxRecord) -> InboundMessage:
+    try:
+        data = json.loads(item.payload)
+    except ValueError as exc:
+        raise NormalizeError(f"not JSON: {exc}") from exc
+    if update_id_of(data) is None:
+        raise NormalizeError("not a Telegram Update: no integer update_id")
+    try:
+        update = Update.de_json(data, None)
+    except Exception as exc:  # PTB's own checks of the object's shape
+        raise NormalizeError(f"not a Telegram Update: {type(exc).__name__}: {exc}") from exc
+    msg = update.message or update.edited_message
+    if msg is None:
+        raise NormalizeError(f"unsupported Telegram update: {_kind(data)}")
+    chat = msg.chat
+    if chat.type != ChatType.PRIVATE:
+        raise NormalizeError(f"message from a {chat.type} chat; only private chats are read")
+    edited = update.message is None
+    text = msg.text or msg.caption or ""
+    if edited and not text.strip():
+        # a live location moves by editing its message, every few seconds
+        raise NormalizeError("edit without text (a live location update); the first "
+                             "position was kept")
+    # an edited caption must not attach the same photo again
+    media, location = ([] if edited else _media(msg)), _location(msg)
+    if not (text.strip() or media or location):
+        raise NormalizeError(f"unsupported Telegram message: {_what(msg)}")
+    own_id = message_id(chat.id, msg.message_id)
+    refs = [own_id] if edited else []
+    if not edited and msg.reply_to_message is not None:
+        refs.append(message_id(chat.id, msg.reply_to_message.message_id))
+    who = msg.from_user.full_name if msg.from_user else chat.full_name
+    return InboundMessage(
+        channel=adapter.channel_id,
+        official_channel=adapter.official.id,
+        external_id=own_id,
+        text=text,
+        sender=Sender("telegram", str(chat.id), who or None),
+        received_at=(msg.edit_date if edited else None) or msg.date,
+        location=location,
+        media=media,
+        thread_refs=refs,
+        intent="edit" if edited else "report",
+        extra={"update_id": update.update_id},
+    )
+
