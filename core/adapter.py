@@ -149,7 +149,12 @@ class Adapter:
     # per instance where the settings decide (Telegram: webhook or polling)
     polls: bool = False
     poll_interval_seconds: float = 30.0
+    # default outbound rate; a channel may set its own (send_rate_per_second in channels.yaml)
     send_rate_per_second: ClassVar[float] = 10.0
+
+    @property
+    def send_rate(self) -> float:
+        return self.channel.send_rate_per_second or self.send_rate_per_second
 
 
 class AdapterRegistry:

@@ -35,6 +35,8 @@ class ChannelConfig(BaseModel):
     adapter: str
     name: str | None = None
     enabled: bool = True
+    # outbound messages per second (with a burst of as many); default: the adapter's
+    send_rate_per_second: float | None = Field(default=None, gt=0)
     settings: dict[str, Any] = Field(default_factory=dict)
     # environment variables referenced by settings but not set (filled in by the loader)
     missing_env: list[str] = Field(default_factory=list)

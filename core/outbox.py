@@ -60,7 +60,7 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self.jitter = jitter
         self.buckets = {
-            name: TokenBucket(a.send_rate_per_second, max(1.0, a.send_rate_per_second))
+            name: TokenBucket(a.send_rate, max(1.0, a.send_rate))
             for name, a in adapters.items()
         }
 

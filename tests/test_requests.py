@@ -256,3 +256,22 @@ def test_delivery_reports_only_move_forward(kanal, fake):
     with kanal.engine.connect() as conn:
         assert conn.execute(select(Message.__table__.c.delivery).where(
             Message.__table__.c.direction == "out")).scalar_one() == "read"
+
+
+def test_the_send_rate_is_set_per_channel(make_kanal, settings, tmp_path):
+    import yaml
+    from tests.conftest import FIXTURES
+    data = yaml.safe_load((FIXTURES / "channels.yaml").read_text())
+    for channel in data["channels"]:
+        if channel["id"] == "fake":
+            channel["send_rate_per_second"] = 2
+    path = tmp_path / "channels.yaml"
+    path.write_text(yaml.safe_dump(data))
+    kanal = make_kanal(settings=settings.model_copy(update={"config": path}))
+    fake = kanal.adapters["fake"]
+    assert fake.send_rate == 2 and kanal.adapters["fake2"].send_rate == 1000.0
+    for i in range(5):
+        fake.push(f"laporan {i}", sender=f"w{i}")
+    kanal.poll_channel("fake")
+    assert kanal.dispatcher.run_once() == 2  # the burst; the rest waits for tokens
+    assert len(fake.sent) == 2
