@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -11,6 +13,7 @@ from sqlalchemy import Column, Connection, Engine, Table, create_engine, event, 
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_WRITE_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 WAL_BACKSTOP_PAGES = 10000
 
 
@@ -50,6 +53,17 @@ def make_engine(url: str, **kw) -> Engine:
         def _begin(conn):  # pragma: no cover - exercised by every test
             conn.exec_driver_sql("BEGIN")
 
+        # Writers of this process queue on a Python lock rather than in SQLite's busy
+        # handler, which sleeps up to 100 ms between tries (see write_lock).
+        _WRITE_LOCKS[engine] = threading.RLock()
+
+        @event.listens_for(engine, "commit")
+        @event.listens_for(engine, "rollback")
+        def _end(conn):  # pragma: no cover - exercised by every test
+            lock = conn.info.pop("kanal_py_lock", None)
+            if lock is not None:
+                lock.release()
+
         return engine
     if "poolclass" not in kw:
         kw.setdefault("pool_size", 10)
@@ -74,6 +88,10 @@ def write_lock(conn: Connection, table: str) -> None:
         return
     transaction = conn.get_transaction()
     if conn.info.get("kanal_write_locked") is not transaction:
+        lock = _WRITE_LOCKS.get(conn.engine)
+        if lock is not None and "kanal_py_lock" not in conn.info:
+            lock.acquire()
+            conn.info["kanal_py_lock"] = lock
         conn.exec_driver_sql(f"UPDATE {table} SET id = id WHERE 0")
         conn.info["kanal_write_locked"] = transaction
 
