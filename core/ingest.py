@@ -38,6 +38,8 @@ class Ingestor:
         self._pending: list[tuple[Envelope, asyncio.Future]] = []
         self._flush_scheduled = False
         self._seen = 0
+        # called after every batch that committed (wakes the dispatcher and media workers)
+        self.after_commit: Callable[[], None] | None = None
         # seam for tests: when set, batches take the two-transaction path and this is
         # called between the inbox commit and the pipeline
         self.after_inbox_commit: Callable[[list[int]], None] | None = None
@@ -81,12 +83,20 @@ class Ingestor:
     def ingest_many(self, envelopes: list[Envelope]) -> list[IngestResult]:
         """Blocking ingestion of several payloads (pollers, tests); answers in order."""
         with self._lock:
-            return self._process(envelopes)
+            results = self._process(envelopes)
+        self._committed()
+        return results
 
     def run(self, fn: Callable[[], object]) -> object:
         """Run ``fn`` (replay, drains) so that it never overlaps a batch of this process."""
         with self._lock:
-            return fn()
+            result = fn()
+        self._committed()
+        return result
+
+    def _committed(self) -> None:
+        if self.after_commit is not None:
+            self.after_commit()
 
     def _process(self, envelopes: list[Envelope]) -> list[IngestResult]:
         """One transaction for the raw payloads and their reports. If that fails, the

@@ -59,10 +59,17 @@ class Dispatcher:
         self.max_delay = max_delay
         self.lease = timedelta(seconds=lease_seconds)
         self.jitter = jitter
+        self.throttled: set[str] = set()
         self.buckets = {
             name: TokenBucket(a.send_rate, max(1.0, a.send_rate))
             for name, a in adapters.items()
         }
+
+    def pause(self) -> float | None:
+        """When items wait for a rate limit only: seconds until the next token."""
+        if not self.throttled:
+            return None
+        return max(0.01, min(1.0 / self.buckets[c].rate for c in self.throttled))
 
     def backoff(self, attempts: int) -> timedelta:
         delay = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
@@ -108,7 +115,9 @@ class Dispatcher:
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=outbox_t)
             ).all()
-            rows = [r for r in rows if self.buckets[r.channel].take()]
+            allowed = [r for r in rows if self.buckets[r.channel].take()]
+            self.throttled = {r.channel for r in rows} - {r.channel for r in allowed}
+            rows = allowed
             if rows:  # lease: another dispatcher leaves them alone while we send
                 conn.execute(update(outbox_t).where(outbox_t.c.id.in_([r.id for r in rows]))
                              .values(next_attempt_at=now + self.lease))

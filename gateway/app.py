@@ -28,14 +28,15 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
-        scheduler = None
+        scheduler, workers = None, []
         if run_workers:
             replayed = kanal.replay()
             if replayed:
                 log.info("replayed %d pending inbox payloads", replayed)
             if kanal.settings.scheduler:
-                from gateway.scheduler import build_scheduler
+                from gateway.scheduler import build_scheduler, build_workers
 
+                workers = build_workers(kanal)
                 scheduler = build_scheduler(kanal)
                 scheduler.start()
         try:
@@ -43,6 +44,8 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
         finally:
             if scheduler is not None:
                 scheduler.shutdown(wait=True)
+            for worker in workers:
+                worker.stop()
             if run_workers:
                 kanal.stop()
 

@@ -13,6 +13,7 @@ from sqlalchemy import text
 
 from core.db import checkpoint, is_sqlite
 from core.health import record_health
+from gateway.workers import Worker
 
 log = logging.getLogger(__name__)
 
@@ -54,14 +55,24 @@ def poll_job(kanal, channel_id: str) -> None:
             record_health(conn, channel_id, ok=True)
 
 
-def dispatch_job(kanal) -> None:
-    while kanal.dispatcher.run_once() > 0:
-        pass
+def build_workers(kanal) -> list[Worker]:
+    """The outbox dispatcher and the media fetcher: each sends or fetches as long as
+    something is due, and is woken when a batch commits new work."""
+    interval = kanal.settings.dispatch_interval_seconds
+    workers = [
+        Worker("dispatch", kanal.dispatcher.run_once, interval=interval,
+               pause=kanal.dispatcher.pause),
+        Worker("media", kanal.media.run_once, interval=interval),
+    ]
 
+    def wake() -> None:
+        for worker in workers:
+            worker.wake()
 
-def media_job(kanal) -> None:
-    while kanal.media.run_once() > 0:
-        pass
+    kanal.ingestor.after_commit = wake
+    for worker in workers:
+        worker.start()
+    return workers
 
 
 def sweep_job(kanal) -> None:
@@ -77,10 +88,6 @@ def build_scheduler(kanal) -> BackgroundScheduler:
     s = kanal.settings
     scheduler = BackgroundScheduler(timezone="UTC", job_defaults={
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
-    scheduler.add_job(dispatch_job, "interval", args=[kanal], id="dispatch",
-                      seconds=s.dispatch_interval_seconds)
-    scheduler.add_job(media_job, "interval", args=[kanal], id="media",
-                      seconds=s.dispatch_interval_seconds)
     scheduler.add_job(sweep_job, "interval", args=[kanal], id="inbox-sweep",
                       seconds=s.inbox_sweep_seconds)
     if is_sqlite(str(kanal.engine.url)):

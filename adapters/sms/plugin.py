@@ -34,6 +34,8 @@ class SmsAdapter(Adapter):
     secrets = ("auth_token",)
     keywords = True
     replies_inline = False
+    # Twilio queues what a sender cannot send at once; a channel may set a lower rate
+    send_rate_per_second = 250.0
     settings: SmsSettings
 
     def __init__(self, *args, **kw):

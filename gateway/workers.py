@@ -1,0 +1,50 @@
+"""Background workers that run as long as there is work, and sleep until woken (new
+outbox items or media jobs were committed) or until their interval has passed."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    def __init__(self, name: str, step: Callable[[], int], *, interval: float,
+                 pause: Callable[[], float | None] = lambda: None):
+        """``step`` does one round and returns how much it did; ``pause`` says how soon to
+        try again when it did nothing but work is waiting (a rate limit)."""
+        self.name = name
+        self.step = step
+        self.interval = interval
+        self.pause = pause
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"kanal-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        self._wake.set()
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self.step()
+            except Exception:  # a broken round is logged; the worker carries on
+                log.exception("%s worker round failed", self.name)
+                done = 0
+            if done:
+                continue
+            self._wake.wait(self.pause() or self.interval)
+            self._wake.clear()
