@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import weakref
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,17 @@ def checkpoint(engine: Engine) -> None:
             conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
 
 
-def write_lock(conn: Connection, table: str) -> None:
+@contextmanager
+def writing(engine: Engine) -> Iterator[Connection]:
+    """``engine.begin()`` for a transaction that writes: the write lock is taken first, so
+    writers of one process never wait for each other inside SQLite (where a writer holding
+    SQLite's lock while waiting for ours would deadlock until the busy timeout)."""
+    with engine.begin() as conn:
+        write_lock(conn)
+        yield conn
+
+
+def write_lock(conn: Connection, table: str = "inbox_item") -> None:
     """On SQLite, take the database's write lock now, before the transaction reads, so
     what it reads stays current until it commits and its writes cannot be refused as
     stale (PostgreSQL uses FOR UPDATE instead). Every writing transaction calls this

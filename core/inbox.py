@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
 from core.bulk import insert_rows
-from core.db import allocate_ids, lookup_pairs, write_lock
+from core.db import allocate_ids, lookup_pairs, write_lock, writing
 from core.models import InboxItem, Report, utcnow
 from core.pipeline import Pipeline
 
@@ -118,7 +118,7 @@ def process(engine: Engine, pipeline: Pipeline, **claim_args
     error, so one bad payload never holds up the others."""
     rows: list[InboxRecord] = []
     try:
-        with engine.begin() as conn:
+        with writing(engine) as conn:
             rows = claim(conn, **claim_args)
             return rows, (pipeline.process(conn, rows) if rows else {})
     except Exception:
@@ -129,13 +129,13 @@ def process(engine: Engine, pipeline: Pipeline, **claim_args
     single = {k: v for k, v in claim_args.items() if k == "skip_locked"}
     for row in rows:
         try:
-            with engine.begin() as conn:
+            with writing(engine) as conn:
                 one = claim(conn, ids=[row.id], **single)
                 results.update(pipeline.process(conn, one) if one else {})
         except Exception as exc:
             error = f"pipeline: {type(exc).__name__}: {exc}"
             log.warning("inbox %s quarantined: %s", row.id, error)
-            with engine.begin() as conn:
+            with writing(engine) as conn:
                 quarantine(conn, row.id, error)
             results[row.id] = IngestResult(inbox_id=row.id, tracking_id=None, status=None,
                                            created=False, quarantined=True, error=error)

@@ -13,6 +13,7 @@ from typing import Callable
 from sqlalchemy import Engine
 
 from core import inbox
+from core.db import writing
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
 from core.pipeline import Pipeline
@@ -104,7 +105,7 @@ class Ingestor:
         payload that breaks the pipeline is quarantined and never lost."""
         if self.after_inbox_commit is None:
             try:
-                with self.engine.begin() as conn:
+                with writing(self.engine) as conn:
                     written = inbox.write(conn, envelopes)
                     records = [InboxRecord(inbox_id, e.channel, e.external_id, e.content_type,
                                            e.payload, e.received_at)
@@ -123,7 +124,7 @@ class Ingestor:
         return self._two_phase(envelopes)
 
     def _two_phase(self, envelopes: list[Envelope]) -> list[IngestResult]:
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             written = inbox.write(conn, envelopes)
         if self.after_inbox_commit is not None:
             self.after_inbox_commit([inbox_id for inbox_id, _ in written])

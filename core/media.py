@@ -14,7 +14,7 @@ from sqlalchemy import Engine, select, update
 from core.adapter import Adapter
 from core.bulk import insert_rows
 from core.canonical import MediaRef
-from core.db import allocate_ids, write_lock
+from core.db import allocate_ids, write_lock, writing
 from core.models import Attachment, MediaJob, utcnow
 from core.storage import IMAGE_TYPES, AttachmentStore, UploadError, check_upload
 
@@ -43,7 +43,7 @@ class MediaFetcher:
     def run_once(self, limit: int = 20) -> int:
         """Fetch what is due; returns how many jobs were attempted."""
         now = self.clock()
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             write_lock(conn, "media_job")
             jobs = conn.execute(
                 select(media_t).where(media_t.c.status == "pending",
@@ -71,7 +71,7 @@ class MediaFetcher:
             self._failed(job, attempts, exc, permanent)
             return
         now = self.clock()
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             [attachment_id] = allocate_ids(conn, attachment_t, 1)
             insert_rows(conn, attachment_t, [{
                 "id": attachment_id, "message_id": job.message_id, "report_id": job.report_id,
@@ -89,7 +89,7 @@ class MediaFetcher:
                           * (0.5 + self.jitter() / 2))
         log.warning("media job %s (%s) failed, attempt %d%s: %s", job.id, job.channel,
                     attempts, ", giving up" if give_up else "", error)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(update(media_t).where(media_t.c.id == job.id).values(
                 status="failed" if give_up else "pending", attempts=attempts,
                 last_error=error, next_attempt_at=self.clock() + delay))

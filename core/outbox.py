@@ -13,7 +13,7 @@ from sqlalchemy import Connection, Engine, select, update
 
 from core.adapter import Adapter, PermanentSendError, RetryLater
 from core.canonical import OutboundMessage
-from core.db import write_lock
+from core.db import write_lock, writing
 from core.health import record_health
 from core.models import Message, OutboxItem, Report, utcnow
 
@@ -86,7 +86,7 @@ class Dispatcher:
         now = self.clock()
         log.warning("outbox %s on %s failed (attempt %d%s): %s", row.id, row.channel,
                     attempts, ", giving up" if dead else "", error)
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(update(outbox_t).where(outbox_t.c.id == row.id).values(
                 attempts=attempts, last_error=error, status="dead" if dead else "pending",
                 next_attempt_at=now + delay))
@@ -101,7 +101,7 @@ class Dispatcher:
         if not sendable:
             return 0
         now = self.clock()
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             write_lock(conn, "outbox_item")
             rows = conn.execute(
                 select(outbox_t.c.id, outbox_t.c.channel, outbox_t.c.recipient,
@@ -138,7 +138,7 @@ class Dispatcher:
             self._failed(row, attempts, exc)
             return
         now = self.clock()
-        with self.engine.begin() as conn:
+        with writing(self.engine) as conn:
             conn.execute(update(outbox_t).where(outbox_t.c.id == row.id).values(
                 attempts=attempts, status="sent", sent_at=now, last_error=None,
                 provider_message_id=result.provider_message_id if result else None))

@@ -12,7 +12,7 @@ import sys
 from sqlalchemy import select, update
 
 from core import reports, tracking
-from core.db import make_engine, upgrade
+from core.db import make_engine, upgrade, writing
 from core.models import InboxItem, OutboxItem
 from core.settings import PROJECT_ROOT, KanalSettings
 
@@ -132,7 +132,7 @@ def cmd_inbox_replay(args, settings) -> int:
             stmt = stmt.where(t.c.id.in_(args.id))
         if args.channel:
             stmt = stmt.where(t.c.channel == args.channel)
-        with kanal.engine.begin() as conn:
+        with writing(kanal.engine) as conn:
             conn.execute(stmt)
     done = kanal.replay()
     with kanal.engine.connect() as conn:
@@ -171,7 +171,7 @@ def cmd_outbox_retry(args, settings) -> int:
     from core.outbox import retry
 
     engine = make_engine(settings.database_url)
-    with engine.begin() as conn:
+    with writing(engine) as conn:
         count = retry(conn, args.id)
     print(f"queued {count} outbox item(s) again")
     return 0

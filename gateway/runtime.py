@@ -18,7 +18,7 @@ from core.adapter import Adapter, AdapterRegistry, Envelope, missing_modules
 from core.case_engine import CaseEngine, SlaPolicy
 from core.errors import ApiError
 from core.config import ChannelConfig, ChannelsFile, OfficialChannel, load_channels
-from core.db import make_engine
+from core.db import make_engine, writing
 from core.geo import Boundaries
 from core.health import get_cursor, set_cursor
 from core.ingest import Ingestor
@@ -202,6 +202,6 @@ class Kanal:
         if envelopes:
             self.ingestor.ingest_many(envelopes)
         if next_cursor != cursor:
-            with self.engine.begin() as conn:
+            with writing(self.engine) as conn:
                 set_cursor(conn, channel_id, next_cursor)
         return len(envelopes)

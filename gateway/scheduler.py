@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
-from core.db import checkpoint, is_sqlite
+from core.db import checkpoint, is_sqlite, writing
 from core.health import record_health
 from gateway.workers import Worker
 
@@ -48,10 +48,10 @@ def poll_job(kanal, channel_id: str) -> None:
             kanal.poll_channel(channel_id)
         except Exception as exc:
             log.warning("poll of %s failed: %s", channel_id, exc)
-            with kanal.engine.begin() as conn:
+            with writing(kanal.engine) as conn:
                 record_health(conn, channel_id, ok=False, error=f"poll: {exc}"[:2000])
             return
-        with kanal.engine.begin() as conn:
+        with writing(kanal.engine) as conn:
             record_health(conn, channel_id, ok=True)
 
 

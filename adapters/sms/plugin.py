@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from adapters.sms.payloads import MalformedForm, TwilioMessage, TwilioStatus, parse_form
 from adapters.sms.settings import SmsSettings
+from core.db import writing
 from core.adapter import Adapter, InboxRecord, NormalizeError
 from core.canonical import InboundMessage, Location, MediaRef, Sender
 from core.hookspecs import hookimpl
@@ -79,7 +80,7 @@ class SmsAdapter(Adapter):
     def record_status(self, status: TwilioStatus) -> None:
         from core.outbox import record_delivery
 
-        with self.runtime.engine.begin() as conn:
+        with writing(self.runtime.engine) as conn:
             found = record_delivery(conn, self.channel_id, status.MessageSid, status.delivery)
         if status.ErrorCode:
             log.warning("channel %s: message %s is %s, Twilio error %s", self.channel_id,
