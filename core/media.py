@@ -16,6 +16,7 @@ from core.bulk import insert_rows
 from core.canonical import MediaRef
 from core.db import allocate_ids, write_lock, writing
 from core.models import Attachment, MediaJob, utcnow
+from core.outbox import backoff
 from core.storage import IMAGE_TYPES, AttachmentStore, UploadError, check_upload
 
 log = logging.getLogger(__name__)
@@ -85,8 +86,7 @@ class MediaFetcher:
     def _failed(self, job, attempts: int, exc: Exception, permanent: bool) -> None:
         error = f"{type(exc).__name__}: {exc}"[:2000]
         give_up = permanent or attempts >= self.max_attempts
-        delay = timedelta(seconds=self.base_delay * 2 ** (attempts - 1)
-                          * (0.5 + self.jitter() / 2))
+        delay = backoff(attempts, self.base_delay, 6 * 3600, self.jitter)
         log.warning("media job %s (%s) failed, attempt %d%s: %s", job.id, job.channel,
                     attempts, ", giving up" if give_up else "", error)
         with writing(self.engine) as conn:

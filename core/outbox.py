@@ -23,6 +23,12 @@ message_t = Message.__table__
 report_t = Report.__table__
 
 
+def backoff(attempts: int, base: float, cap: float, jitter: Callable[[], float]) -> timedelta:
+    """Exponential back-off with jitter: base·2^(n-1), capped, then scaled by 0.5–1."""
+    delay = min(cap, base * 2 ** (attempts - 1))
+    return timedelta(seconds=delay * (0.5 + jitter() / 2))
+
+
 class TokenBucket:
     def __init__(self, rate: float, burst: float, clock: Callable[[], float] = time.monotonic):
         self.rate, self.burst, self.clock = rate, burst, clock
@@ -72,8 +78,7 @@ class Dispatcher:
         return max(0.01, min(1.0 / self.buckets[c].rate for c in self.throttled))
 
     def backoff(self, attempts: int) -> timedelta:
-        delay = min(self.max_delay, self.base_delay * 2 ** (attempts - 1))
-        return timedelta(seconds=delay * (0.5 + self.jitter() / 2))
+        return backoff(attempts, self.base_delay, self.max_delay, self.jitter)
 
     def _failed(self, row, attempts: int, exc: Exception) -> None:
         """Back off and try again later, or give up: after ``max_attempts``, or at once

@@ -100,11 +100,11 @@ def cmd_channels(args, settings) -> int:
     return 0
 
 
-def cmd_inbox_list(args, settings) -> int:
+def _list(args, settings, table, columns: list[str], time_column: str) -> int:
+    """The newest rows of the inbox or the outbox, filtered by status and channel."""
     engine = make_engine(settings.database_url)
-    t = InboxItem.__table__
-    stmt = select(t.c.id, t.c.channel, t.c.external_id, t.c.status, t.c.attempts, t.c.error,
-                  t.c.ingested_at, t.c.report_id).order_by(t.c.id.desc()).limit(args.limit)
+    t = table.__table__
+    stmt = select(*(t.c[c] for c in columns)).order_by(t.c.id.desc()).limit(args.limit)
     if args.status:
         stmt = stmt.where(t.c.status == args.status)
     if args.channel:
@@ -112,13 +112,18 @@ def cmd_inbox_list(args, settings) -> int:
     with engine.connect() as conn:
         rows = [dict(r._mapping) for r in conn.execute(stmt)]
     for r in rows:
-        r["ingested_at"] = reports.wib(r["ingested_at"])
+        r[time_column] = reports.wib(r[time_column])
     if args.json:
         print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
     else:
-        _print_table(rows, ["id", "channel", "external_id", "status", "attempts",
-                            "ingested_at", "report_id", "error"])
+        _print_table(rows, columns)
     return 0
+
+
+def cmd_inbox_list(args, settings) -> int:
+    return _list(args, settings, InboxItem, ["id", "channel", "external_id", "status",
+                                             "attempts", "ingested_at", "report_id", "error"],
+                 "ingested_at")
 
 
 def cmd_inbox_replay(args, settings) -> int:
@@ -146,24 +151,9 @@ def cmd_inbox_replay(args, settings) -> int:
 
 
 def cmd_outbox_list(args, settings) -> int:
-    engine = make_engine(settings.database_url)
-    t = OutboxItem.__table__
-    stmt = select(t.c.id, t.c.channel, t.c.kind, t.c.status, t.c.attempts, t.c.next_attempt_at,
-                  t.c.last_error, t.c.provider_message_id).order_by(t.c.id.desc()).limit(args.limit)
-    if args.status:
-        stmt = stmt.where(t.c.status == args.status)
-    if args.channel:
-        stmt = stmt.where(t.c.channel == args.channel)
-    with engine.connect() as conn:
-        rows = [dict(r._mapping) for r in conn.execute(stmt)]
-    for r in rows:
-        r["next_attempt_at"] = reports.wib(r["next_attempt_at"])
-    if args.json:
-        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
-    else:
-        _print_table(rows, ["id", "channel", "kind", "status", "attempts", "next_attempt_at",
-                            "provider_message_id", "last_error"])
-    return 0
+    return _list(args, settings, OutboxItem, ["id", "channel", "kind", "status", "attempts",
+                                              "next_attempt_at", "provider_message_id",
+                                              "last_error"], "next_attempt_at")
 
 
 def cmd_outbox_retry(args, settings) -> int:
