@@ -179,3 +179,27 @@ def test_retry_after(value, seconds):
 ])
 def test_trusted_proxies(peer, trusted, ok):
     assert is_trusted(peer, trusted) is ok
+
+
+@pytest.mark.parametrize("signed_url,ok", [
+    ("https://kanal.example.go.id/webhooks/sms", True),
+    ("https://kanal.example.go.id:443/webhooks/sms", True),  # Twilio sometimes adds the port
+    ("https://kanal.example.go.id/webhooks/whatsapp", False),
+], ids=["as-configured", "with-default-port", "other-path"])
+def test_signature_check_accepts_twilios_url_variants_only(signed_url, ok):
+    from starlette.datastructures import FormData
+    from twilio.request_validator import RequestValidator
+
+    from adapters.sms.inbound import _matches
+
+    params = FormData([("MessageSid", "SM1"), ("Body", "a"), ("Body", "b"), ("From", "+62")])
+    validator = RequestValidator("token")
+
+    class Multi(dict):  # a repeated parameter is signed with all its values
+        def getall(self, key):
+            return self[key]
+
+    signature = validator.compute_signature(
+        signed_url, Multi({"MessageSid": ["SM1"], "Body": ["a", "b"], "From": ["+62"]}))
+    assert _matches(validator, "https://kanal.example.go.id/webhooks/sms", params,
+                    signature) is ok
