@@ -1,0 +1,68 @@
+"""Loop protection: which mails get an acknowledgement, and how often per sender."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from adapters.email.parse import ParsedMail
+
+_SYSTEM_SENDER = re.compile(
+    r"(?i)^(?:mailer[-_.]?daemon|postmaster|(?:do[-_.]?)?not?[-_.]?reply)(?:$|[-_.+\d])")
+_BULK = {"bulk", "list", "junk"}
+
+
+def _fold(address: str) -> str:
+    return address.strip().casefold()
+
+
+def should_acknowledge(parsed: ParsedMail, *, own_addresses: set[str]) -> tuple[bool, str]:
+    """(True, "") when an automatic reply may go to this mail's sender, else (False, reason)."""
+    if parsed.is_dsn:
+        return False, "delivery status notification"
+    auto = (parsed.auto_submitted or "").split(";")[0].strip().lower()
+    if auto and auto != "no":
+        return False, f"Auto-Submitted: {auto}"
+    precedence = (parsed.precedence or "").strip().lower()
+    if precedence in _BULK:
+        return False, f"Precedence: {precedence}"
+    if parsed.list_id or parsed.list_unsubscribe:
+        return False, "mailing list"
+    local = parsed.from_address.rpartition("@")[0]
+    if _SYSTEM_SENDER.match(local):
+        return False, f"system sender {parsed.from_address}"
+    if _fold(parsed.from_address) in {_fold(a) for a in own_addresses}:
+        return False, "our own address"
+    return True, ""
+
+
+class AckLimiter:
+    """A token bucket per sender: ``max_per_hour`` acks, refilled evenly over the hour.
+    At most ``max_senders`` buckets are kept; the least recently seen is dropped first."""
+
+    def __init__(self, max_per_hour: int, clock: Callable[[], float] = time.monotonic,
+                 *, max_senders: int = 10_000):
+        if max_per_hour < 1:
+            raise ValueError("max_per_hour must be at least 1")
+        self.capacity = float(max_per_hour)
+        self.rate = max_per_hour / 3600.0
+        self.clock = clock
+        self.max_senders = max_senders
+        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._buckets)
+
+    def allow(self, sender: str) -> bool:
+        key, now = _fold(sender), self.clock()
+        tokens, at = self._buckets.pop(key, (self.capacity, now))
+        tokens = min(self.capacity, tokens + max(0.0, now - at) * self.rate)
+        allowed = tokens >= 1.0
+        if allowed:
+            tokens -= 1.0
+        self._buckets[key] = (tokens, now)
+        while len(self._buckets) > self.max_senders:
+            self._buckets.popitem(last=False)
+        return allowed
