@@ -1,0 +1,198 @@
+"""The email channel against a real Dovecot: mail delivered with dovecot-lda becomes
+reports through ``Kanal.poll_channel`` (the poll/cursor path)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from core.db import writing
+from core.health import get_cursor, set_cursor
+from core.models import Attachment, InboxItem, Message, Report, ReporterIdentity
+
+TESTDATA = Path(__file__).parent / "testdata"
+inbox_t, report_t, message_t = InboxItem.__table__, Report.__table__, Message.__table__
+identity_t, attachment_t = ReporterIdentity.__table__, Attachment.__table__
+
+
+def mail(n: int | str, *, sender: str = "warga@example.com", subject: str | None = None,
+         body: str | None = None, message_id: str | None = "auto",
+         headers: dict[str, str] | None = None) -> bytes:
+    lines = [f"From: Warga {n} <{sender}>", "To: dki@jakarta.go.id",
+             "Date: Tue, 24 Nov 2026 09:15:00 +0700",
+             f"Subject: {subject or f'Laporan {n}'}"]
+    if message_id == "auto":
+        message_id = f"m{n}@example.com"
+    if message_id:
+        lines.append(f"Message-ID: <{message_id}>")
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    lines += ["MIME-Version: 1.0", "Content-Type: text/plain; charset=utf-8", "",
+              body or f"Jalan rusak nomor {n} di Kebon Jeruk."]
+    return ("\r\n".join(lines) + "\r\n").encode()
+
+
+def rows(kanal, table, *where):
+    with kanal.engine.connect() as conn:
+        return conn.execute(select(table).where(*where).order_by(table.c.id)).all()
+
+
+def count(kanal, table) -> int:
+    with kanal.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def cursor(kanal) -> str | None:
+    with kanal.engine.connect() as conn:
+        return get_cursor(conn, "email")
+
+
+@pytest.mark.parametrize("name, expected", [
+    pytest.param("plain", "Jalan rusak nomor 1", id="plain-text"),
+    pytest.param("html_only.eml", "Sampah menumpuk di Jl. Kebon Jeruk.", id="html-only"),
+], )
+def test_mail_becomes_report(email_kanal, mailbox, name, expected):
+    raw = mail(1) if name == "plain" else (TESTDATA / name).read_bytes()
+    mailbox.deliver(raw)
+    assert email_kanal.poll_channel("email") == 1
+    [report] = rows(email_kanal, report_t)
+    [message] = rows(email_kanal, message_t, message_t.c.direction == "in")
+    assert message.report_id == report.id and expected in message.text
+    assert message.channel == "email" and message.subject
+    [identity] = rows(email_kanal, identity_t)
+    assert identity.kind == "email" and "@example.com" in identity.handle.lower()
+    assert report.official_channel == "email-dki"
+
+
+def test_attachment_is_stored(email_kanal, mailbox):
+    mailbox.deliver((TESTDATA / "attachment_pdf.eml").read_bytes())
+    assert email_kanal.poll_channel("email") == 1
+    [att] = rows(email_kanal, attachment_t)
+    assert att.media_type == "application/pdf"
+    assert email_kanal.store.exists(att.sha256)
+
+
+@pytest.mark.parametrize("bad", [
+    pytest.param((TESTDATA / "malformed_no_from.eml").read_bytes(), id="malformed-no-from"),
+    pytest.param(mail(9, body="x" * 300_000), id="oversize"),
+])
+def test_bad_mail_is_quarantined_and_next_mail_processed(email_kanal_factory, mailbox, bad):
+    kanal = email_kanal_factory(max_bytes=200_000)
+    mailbox.deliver(bad)
+    mailbox.deliver(mail(2))
+    assert kanal.poll_channel("email") == 2
+    quarantined, processed = rows(kanal, inbox_t)
+    assert quarantined.status == "quarantined" and processed.status == "processed"
+    if len(bad) > 200_000:
+        assert "mail of" in quarantined.error and "over the limit of 200000" in quarantined.error
+        assert b"Subject: Laporan 9" in quarantined.payload  # the headers are kept
+        assert len(quarantined.payload) < 10_000
+    else:
+        assert "malformed" in quarantined.error and quarantined.payload == bad
+    assert count(kanal, report_t) == 1
+
+
+def test_duplicate_message_id_gives_one_report(email_kanal, mailbox):
+    mailbox.deliver(mail(1))
+    mailbox.deliver(mail(1))
+    assert email_kanal.poll_channel("email") == 2
+    assert count(email_kanal, report_t) == 1 and count(email_kanal, inbox_t) == 1
+
+
+def test_mail_without_message_id_gets_uid_id(email_kanal, mailbox):
+    mailbox.deliver(mail(1, message_id=None))
+    email_kanal.poll_channel("email")
+    [item] = rows(email_kanal, inbox_t)
+    assert item.external_id.startswith("uid:") and item.external_id.endswith(":1")
+    assert count(email_kanal, report_t) == 1
+
+
+def test_cursor_advances_and_second_poll_takes_only_new_mail(email_kanal, mailbox):
+    assert email_kanal.poll_channel("email") == 0
+    validity = cursor(email_kanal).split(":")[0]
+    assert cursor(email_kanal) == f"{validity}:0"
+    mailbox.deliver(mail(1))
+    mailbox.deliver(mail(2))
+    assert email_kanal.poll_channel("email") == 2
+    assert cursor(email_kanal) == f"{validity}:2"
+    assert email_kanal.poll_channel("email") == 0  # "3:*" still returns UID 2: filtered
+    mailbox.deliver(mail(3))
+    assert email_kanal.poll_channel("email") == 1
+    assert cursor(email_kanal) == f"{validity}:3" and count(email_kanal, report_t) == 3
+
+
+def test_uidvalidity_change_resyncs_without_doubles(email_kanal, mailbox):
+    for n in (1, 2):
+        mailbox.deliver(mail(n))
+    email_kanal.poll_channel("email")
+    validity = cursor(email_kanal).split(":")[0]
+    with writing(email_kanal.engine) as conn:  # as if the mailbox had been recreated
+        set_cursor(conn, "email", f"{int(validity) + 1}:999")
+    mailbox.deliver(mail(3))
+    assert email_kanal.poll_channel("email") == 3  # everything re-read from UID 1
+    assert cursor(email_kanal) == f"{validity}:3"
+    assert count(email_kanal, inbox_t) == 3 and count(email_kanal, report_t) == 3
+
+
+def test_mail_is_never_marked_seen(email_kanal, mailbox):
+    mailbox.deliver(mail(1))
+    mailbox.deliver(mail(2, body="x" * 300_000))
+    email_kanal.poll_channel("email")
+    client = mailbox.client()
+    try:
+        client.select_folder("INBOX", readonly=True)
+        flags = client.get_flags(client.search(["ALL"]))
+    finally:
+        client.logout()
+    assert len(flags) == 2
+    assert all(b"\\Seen" not in f for f in flags.values())
+
+
+def test_outage_backfills_exactly_once(email_kanal, mailbox):
+    mailbox.deliver(mail(1))
+    assert email_kanal.poll_channel("email") == 1
+    before = cursor(email_kanal)
+    mailbox.server.stop()
+    try:
+        with pytest.raises(OSError):  # ConnectionRefusedError
+            email_kanal.poll_channel("email")
+        assert cursor(email_kanal) == before
+        for n in (2, 3, 4):  # dovecot-lda delivers with the server down
+            mailbox.deliver(mail(n))
+    finally:
+        mailbox.server.start()
+    assert email_kanal.poll_channel("email") == 3
+    assert email_kanal.poll_channel("email") == 0
+    assert count(email_kanal, report_t) == 4 and count(email_kanal, inbox_t) == 4
+
+
+def test_reply_threads_onto_earlier_report(email_kanal, mailbox):
+    mailbox.deliver(mail(1))
+    email_kanal.poll_channel("email")
+    mailbox.deliver(mail(2, subject="Re: Laporan 1", body="Masih rusak.",
+                         headers={"In-Reply-To": "<m1@example.com>",
+                                  "References": "<m1@example.com>"}))
+    assert email_kanal.poll_channel("email") == 1
+    [report] = rows(email_kanal, report_t)
+    messages = rows(email_kanal, message_t, message_t.c.direction == "in")
+    assert [m.report_id for m in messages] == [report.id, report.id]
+
+
+def test_channel_without_imap_host_is_disabled(email_kanal_factory):
+    kanal = email_kanal_factory(imap_host="")
+    status = kanal.channel("email")
+    assert status.state == "disabled" and "imap_host" in status.reason
+
+
+def test_acks_fail_at_once_with_the_reason_until_smtp_is_built(email_kanal, mailbox):
+    from sqlalchemy import select
+
+    from core.models import OutboxItem
+
+    mailbox.deliver(mail("ack", message_id="ack@example.org"))
+    email_kanal.poll_channel("email")
+    assert email_kanal.dispatcher.run_once() == 1
+    with email_kanal.engine.connect() as conn:
+        out = conn.execute(select(OutboxItem.__table__)).one()
+    assert out.status == "dead" and "SMTP" in out.last_error
