@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import re
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from adapters.email.parse import ParsedMail
+from core.ratelimit import RateLimiter
 
 _SYSTEM_SENDER = re.compile(
     r"(?i)^(?:mailer[-_.]?daemon|postmaster|(?:do[-_.]?)?not?[-_.]?reply)(?:$|[-_.+\d])")
@@ -39,30 +39,18 @@ def should_acknowledge(parsed: ParsedMail, *, own_addresses: set[str]) -> tuple[
 
 
 class AckLimiter:
-    """A token bucket per sender: ``max_per_hour`` acks, refilled evenly over the hour.
-    At most ``max_senders`` buckets are kept; the least recently seen is dropped first."""
+    """At most ``max_per_hour`` acks per sender, refilled evenly over the hour; at most
+    ``max_senders`` senders are remembered (the least recently seen is dropped first)."""
 
     def __init__(self, max_per_hour: int, clock: Callable[[], float] = time.monotonic,
                  *, max_senders: int = 10_000):
         if max_per_hour < 1:
             raise ValueError("max_per_hour must be at least 1")
-        self.capacity = float(max_per_hour)
-        self.rate = max_per_hour / 3600.0
-        self.clock = clock
-        self.max_senders = max_senders
-        self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()
+        self._limiter = RateLimiter(max_per_hour / 60.0, max_per_hour, max_keys=max_senders,
+                                    clock=clock)
 
     def __len__(self) -> int:
-        return len(self._buckets)
+        return len(self._limiter)
 
     def allow(self, sender: str) -> bool:
-        key, now = _fold(sender), self.clock()
-        tokens, at = self._buckets.pop(key, (self.capacity, now))
-        tokens = min(self.capacity, tokens + max(0.0, now - at) * self.rate)
-        allowed = tokens >= 1.0
-        if allowed:
-            tokens -= 1.0
-        self._buckets[key] = (tokens, now)
-        while len(self._buckets) > self.max_senders:
-            self._buckets.popitem(last=False)
-        return allowed
+        return self._limiter.take(_fold(sender)) == 0

@@ -7,7 +7,7 @@ from pydantic import ValidationError
 
 from adapters.web import form, inbound
 from adapters.web.payloads import WebInbox
-from adapters.web.ratelimit import RateLimiter
+from core.ratelimit import RateLimiter
 from core.adapter import Adapter, InboxRecord, NormalizeError
 from core.canonical import InboundMessage, Location
 from core.hookspecs import hookimpl

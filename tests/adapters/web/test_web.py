@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from adapters.web.ratelimit import RateLimiter
+from core.ratelimit import RateLimiter
 from core import reports, tracking
 from core.adapter import InboxRecord, NormalizeError
 from gateway.app import create_app

@@ -1,4 +1,4 @@
-"""A token bucket per client address, with a bounded number of addresses."""
+"""A token bucket per key (a client address, a sender), with a bounded number of keys."""
 
 from __future__ import annotations
 
