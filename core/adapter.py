@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -187,5 +187,3 @@ class AdapterRegistry:
 def missing_modules(adapter_class: type[Adapter]) -> list[str]:
     return [m for m in adapter_class.requires if importlib.util.find_spec(m) is None]
 
-
-SettingsFactory = Callable[[dict[str, Any]], BaseModel]

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from core.canonical import InboundMessage, Location
+from core.files import read_text
 from core.geo import KELURAHAN_CODE, Boundaries, Place, valid_coordinates
 from core.hookspecs import hookimpl
 from core.unit import NewReport, UnitOfWork
@@ -42,12 +43,7 @@ class SlaPolicy:
     @classmethod
     def from_yaml(cls, path: str | Path) -> SlaPolicy:
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise SlaPolicyError(f"SLA policy file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise SlaPolicyError(f"cannot read SLA policy file {path}: {exc}") from None
+        text = read_text(path, SlaPolicyError, "SLA policy file")
         try:
             data = yaml.safe_load(text)
         except yaml.YAMLError as exc:

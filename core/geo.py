@@ -17,6 +17,8 @@ from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from shapely.strtree import STRtree
 
+from core.files import read_text
+
 Method = Literal["contains", "nearest", "named", "code"]
 
 KELURAHAN_CODE = re.compile(r"\d{2}\.\d{2}\.\d{2}\.\d{4}")
@@ -133,12 +135,7 @@ class Boundaries:
         """Load a FeatureCollection of kelurahan (properties ``code``, ``name``, optionally
         ``kecamatan`` and ``kota``); raises BoundariesError naming the file and feature."""
         path = Path(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise BoundariesError(f"boundaries file not found: {path}") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise BoundariesError(f"cannot read boundaries file {path}: {exc}") from None
+        text = read_text(path, BoundariesError, "boundaries file")
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

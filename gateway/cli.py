@@ -191,6 +191,15 @@ def cmd_bench(args, settings) -> int:
     return subprocess.call([sys.executable, str(script), *args.rest])
 
 
+def _list_parser(sub, statuses: list[str], func) -> None:
+    p = sub.add_parser("list")
+    p.add_argument("--status", choices=statuses)
+    p.add_argument("--channel")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=func)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="kanal", description="Complaint intake gateway")
     sub = p.add_subparsers(dest="command", required=True)
@@ -210,12 +219,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     inbox_p = sub.add_parser("inbox", help="raw payloads: list and replay")
     isub = inbox_p.add_subparsers(dest="action", required=True)
-    il = isub.add_parser("list")
-    il.add_argument("--status", choices=["pending", "processed", "quarantined"])
-    il.add_argument("--channel")
-    il.add_argument("--limit", type=int, default=50)
-    il.add_argument("--json", action="store_true")
-    il.set_defaults(func=cmd_inbox_list)
+    _list_parser(isub, ["pending", "processed", "quarantined"], cmd_inbox_list)
     ir = isub.add_parser("replay")
     ir.add_argument("--quarantined", action="store_true",
                     help="also retry payloads that failed to normalize")
@@ -225,12 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     outbox_p = sub.add_parser("outbox", help="outbound messages: list and retry")
     osub = outbox_p.add_subparsers(dest="action", required=True)
-    ol = osub.add_parser("list")
-    ol.add_argument("--status", choices=["pending", "sent", "dead"])
-    ol.add_argument("--channel")
-    ol.add_argument("--limit", type=int, default=50)
-    ol.add_argument("--json", action="store_true")
-    ol.set_defaults(func=cmd_outbox_list)
+    _list_parser(osub, ["pending", "sent", "dead"], cmd_outbox_list)
     orr = osub.add_parser("retry")
     orr.add_argument("--id", type=int, action="append",
                      help="retry this item (default: every dead item)")
