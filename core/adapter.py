@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import importlib.util
-from collections.abc import Awaitable
+import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol
@@ -58,8 +59,24 @@ class PermanentSendError(Exception):
     """From ``send``: retrying cannot help (an invalid number, a blocked bot)."""
 
 
+@dataclass(slots=True)
+class Notice:
+    """A message to the sender of a payload kanal could not take (a mail over the size
+    limit): formatted by ``kanal_format_outbound`` with ``details`` and sent through the
+    outbox."""
+
+    recipient: str
+    kind: str
+    details: dict[str, Any]
+
+
 class NormalizeError(ValueError):
-    """The payload cannot become a canonical message; it is quarantined with this reason."""
+    """The payload cannot become a canonical message; it is quarantined with this reason,
+    and ``notice``, when given, tells the sender why."""
+
+    def __init__(self, reason: str, *, notice: Notice | None = None):
+        super().__init__(reason)
+        self.notice = notice
 
 
 class Runtime(Protocol):
@@ -100,6 +117,9 @@ class Adapter:
     replies_inline: ClassVar[bool] = False
     # True for conversational channels: STATUS <id>, STOP, MULAI, /start are keywords there
     keywords: ClassVar[bool] = False
+    # a second language each answer carries below the first (email: an English line),
+    # for channels where length costs nothing
+    second_language: ClassVar[str | None] = None
 
     def __init__(self, channel: ChannelConfig, official: OfficialChannel, settings: BaseModel,
                  runtime: Runtime):
@@ -146,9 +166,20 @@ class Adapter:
         """Polling channels: new payloads since ``cursor`` and the next cursor."""
         return None
 
+    def watch(self, wake: Callable[[], None], stop: threading.Event) -> None:
+        """Channels that can hear of new payloads between polls (IMAP IDLE): block until
+        ``stop`` is set, calling ``wake`` (which asks for a poll soon, without waiting for
+        it) whenever something new may be waiting. Runs in its own thread; it reconnects
+        by itself and must not raise."""
+
     # per instance where the settings decide (Telegram: webhook or polling)
     polls: bool = False
     poll_interval_seconds: float = 30.0
+    # a poll that returns this many payloads is followed at once by the next one, until
+    # the backlog is drained; None = one poll per round
+    max_per_poll: int | None = None
+    # True when ``watch`` is implemented (and the settings turn it on)
+    watches: bool = False
     # default outbound rate; a channel may set its own (send_rate_per_second in channels.yaml)
     send_rate_per_second: ClassVar[float] = 10.0
 

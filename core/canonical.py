@@ -68,9 +68,14 @@ class InboundMessage:
     also_known_as: list[Sender] = field(default_factory=list)
     # remote media to fetch after the acknowledgement
     media: list[MediaRef] = field(default_factory=list)
-    # report (new report or follow-up), status, opt_out, opt_in, start, edit
+    # report (new report or follow-up), status, opt_out, opt_in, start, edit, or
+    # delivery_report (a provider says a message we sent failed; intent_arg is its id)
     intent: str = "report"
     intent_arg: str | None = None
+    # why kanal must not answer this message automatically (loop protection: an
+    # auto-reply, a mailing list, a sender over its acknowledgement limit); it is still
+    # processed and threaded like any other
+    no_reply: str | None = None
     inbox_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -65,12 +65,15 @@ def kanal_report_located(report: NewReport, message: InboundMessage, uow: UnitOf
 
 
 @hookspec(firstresult=True)
-def kanal_format_outbound(kind: str, report: NewReport, language: str) -> str | None:
+def kanal_format_outbound(kind: str, report: NewReport, language: str,
+                          details: dict) -> str | None:
     """Write the text of an outbound message to the citizen; the first answer wins.
 
     :param kind: what the message is for: ``ack``, ``follow_up_ack``, ``status_reply``,
         ``status_unknown``, ``status_mistyped``, ``status_help``, ``opt_out_ack``,
-        ``opt_in_ack`` or ``greeting``.
+        ``opt_in_ack``, ``greeting`` or ``too_large`` (a mail over the size limit).
     :param report: the report the message is about, or None when there is none.
     :param language: ``id`` (Bahasa Indonesia) or ``en``.
+    :param details: values the text may need beyond the report, by kind; ``too_large``
+        has ``size`` and ``limit`` (both in bytes). Empty for the other kinds.
     """

@@ -24,6 +24,8 @@ TEXTS = {
         "greeting": "Selamat datang di layanan pengaduan Pemprov DKI Jakarta. Tulis "
                     "keluhan Anda dan kirim lokasi atau foto bila ada. Cek laporan: "
                     "/status <nomor>",
+        "too_large": "Email Anda ({size}) melebihi batas {limit} dan tidak kami terima. "
+                     "Kirim ulang dengan lampiran lebih kecil.",
     },
     "en": {
         "ack": "Report received, number {tid}. Check: reply STATUS {tid} or open {url}",
@@ -36,8 +38,15 @@ TEXTS = {
         "opt_in_ack": "Notifications are on again. Reply STOP to stop them.",
         "greeting": "Welcome to the Jakarta complaint service. Write your complaint and "
                     "send a location or photo if you can. Check a report: /status <number>",
+        "too_large": "Your email ({size}) is over the {limit} limit and was not taken. "
+                     "Please send it again with smaller attachments.",
     },
 }
+
+
+def megabytes(size: int) -> str:
+    """1.5 MB, 10 MB: how a size is told to citizens."""
+    return f"{size / 1_048_576:.1f}".rstrip("0").rstrip(".") + " MB"
 
 
 class OutboundTexts:
@@ -45,12 +54,16 @@ class OutboundTexts:
         self.base = public_base_url.rstrip("/")
 
     @hookimpl(trylast=True)
-    def kanal_format_outbound(self, kind, report, language):
+    def kanal_format_outbound(self, kind, report, language, details):
         texts = TEXTS.get(language) or TEXTS["id"]
         template = texts.get(kind)
         if template is None:
             return None
-        values = {"tid": "", "status": "", "url": f"{self.base}/lacak"}
+        values = {"tid": "", "status": "", "url": f"{self.base}/lacak", "size": "",
+                  "limit": ""}
+        for name in ("size", "limit"):
+            if isinstance((details or {}).get(name), int):
+                values[name] = megabytes(details[name])
         if report is not None:
             tid = tracking.display(report.tracking_id)
             values.update(tid=tid, status=report.status, url=f"{self.base}/lacak/{tid}")

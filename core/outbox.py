@@ -160,20 +160,22 @@ _DELIVERY_RANK = {"queued": 0, "accepted": 0, "sending": 1, "sent": 2, "delivere
 
 
 def record_delivery(conn: Connection, channel: str, provider_message_id: str,
-                    status: str) -> bool:
-    """A provider's delivery report (Twilio's MessageStatus, say) for a message we sent;
-    False when no outbound message of that channel has that provider id. A late "sent"
-    never overwrites "delivered", and "failed" is final."""
+                    status: str):
+    """A provider's delivery report (Twilio's MessageStatus, an email bounce) for a
+    message we sent: that message's row (``id``, ``report_id``), or None when no outbound
+    message of that channel has that provider id. A late "sent" never overwrites
+    "delivered", and "failed" is final."""
     where = (message_t.c.channel == channel, message_t.c.direction == "out",
              message_t.c.external_id == provider_message_id)
-    current = conn.execute(select(message_t.c.id, message_t.c.delivery).where(*where)).first()
+    current = conn.execute(select(message_t.c.id, message_t.c.report_id,
+                                  message_t.c.delivery).where(*where)).first()
     if current is None:
-        return False
+        return None
     status = status.lower()[:32]
     if _DELIVERY_RANK.get(status, 0) >= _DELIVERY_RANK.get(current.delivery or "", 0):
         conn.execute(update(message_t).where(message_t.c.id == current.id)
                      .values(delivery=status))
-    return True
+    return current
 
 
 def retry(conn: Connection, ids: list[int] | None = None, now: datetime | None = None) -> int:

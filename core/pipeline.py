@@ -132,6 +132,9 @@ class Pipeline:
                 reason = f"{type(exc).__name__}: {exc}"[:2000]
                 log.warning("inbox %s quarantined: %s", row.id, reason)
                 quarantined.append({"_id": row.id, "error": reason})
+                notice = getattr(exc, "notice", None)
+                if notice is not None:
+                    replies.notify(self, conn, row, notice, now)
                 results[row.id] = IngestResult(
                     inbox_id=row.id, tracking_id=None, status=None, created=False,
                     quarantined=True, error=reason)

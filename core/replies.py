@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
@@ -10,6 +11,7 @@ from sqlalchemy import Connection, select, update
 from core import tracking
 from core.bulk import insert_rows
 from core.db import allocate_ids
+from core.outbox import record_delivery
 from core.models import MediaJob, Message, OutboxItem, Report, ReporterIdentity
 from core.unit import NewReport
 from core.work import Work
@@ -19,6 +21,7 @@ message_t = Message.__table__
 outbox_t = OutboxItem.__table__
 identity_t = ReporterIdentity.__table__
 media_t = MediaJob.__table__
+log = logging.getLogger(__name__)
 
 
 def handle_requests(conn: Connection, work: list[Work], now: datetime) -> None:
@@ -44,6 +47,14 @@ def handle_requests(conn: Connection, work: list[Work], now: datetime) -> None:
             w.reply = f"{w.intent}_ack"
         elif w.intent == "start":
             w.reply = "greeting"
+        elif w.intent == "delivery_report":
+            # kept on the report of the message that failed, never answered
+            failed = record_delivery(conn, w.message.channel, w.message.intent_arg or "",
+                                     str(w.message.extra.get("status") or "failed"))
+            if failed is not None and failed.report_id is not None:
+                report = conn.execute(select(report_t.c.tracking_id, report_t.c.status)
+                                      .where(report_t.c.id == failed.report_id)).first()
+                w.target = (failed.report_id, report.tracking_id, report.status)
     if asked:
         found = {row.tracking_id: (row.id, row.tracking_id, row.status) for row in conn.execute(
             select(report_t.c.id, report_t.c.tracking_id, report_t.c.status)
@@ -52,6 +63,36 @@ def handle_requests(conn: Connection, work: list[Work], now: datetime) -> None:
             w.target = found.get(compact)
             # the public tracking page shows the same to anyone holding the number
             w.reply = "status_reply" if w.target else "status_unknown"
+
+
+def compose(pipeline, adapter, kind: str, report, details: dict | None = None) -> str | None:
+    """The text of one answer, in the process's language and, below it, in the channel's
+    second language when it has one."""
+    languages = [pipeline.language]
+    if adapter.second_language and adapter.second_language != pipeline.language:
+        languages.append(adapter.second_language)
+    texts = [pipeline.hook.kanal_format_outbound(kind=kind, report=report, language=lang,
+                                                 details=details or {})
+             for lang in languages]
+    if not texts[0]:
+        return None
+    return "\n\n".join(t for t in texts if t)
+
+
+def notify(pipeline, conn: Connection, row, notice, now: datetime) -> bool:
+    """Queue the notice an adapter asked for when it quarantined a payload (a mail over
+    the size limit): no report, no message, only an outbox item to the sender."""
+    adapter = pipeline.adapters[row.channel]
+    text = compose(pipeline, adapter, notice.kind, None, notice.details)
+    if not text or adapter.replies_inline:
+        return False
+    insert_rows(conn, outbox_t, [{
+        "channel": row.channel, "report_id": None, "message_id": None,
+        "recipient": notice.recipient, "kind": notice.kind, "text": text,
+        "reply_to": row.external_id, "status": "pending", "attempts": 0,
+        "next_attempt_at": now, "created_at": now,
+    }])
+    return True
 
 
 def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
@@ -65,14 +106,16 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
         inline = adapter.replies_inline
         if not inline and w.message.sender is None:
             continue  # nobody to answer
+        if w.message.no_reply:
+            log.info("inbox %s not answered: %s", w.row.id, w.message.no_reply)
+            continue
         tid, status = w.tracking
         report = None
         if tid is not None:
             report = w.report or NewReport(
                 id=w.report_id, tracking_id=tid, status=status, channel=w.message.channel,
                 official_channel=w.message.official_channel, created_at=now)
-        text = pipeline.hook.kanal_format_outbound(kind=w.reply, report=report,
-                                                   language=pipeline.language)
+        text = compose(pipeline, adapter, w.reply, report)
         if not text:
             continue
         rows.append((w, text, inline))

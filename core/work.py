@@ -9,8 +9,9 @@ from core.adapter import InboxRecord
 from core.canonical import InboundMessage
 from core.unit import NewReport
 
-# what citizens may ask on conversational channels instead of reporting
-REQUESTS = frozenset({"status", "opt_out", "opt_in", "start"})
+# what citizens may ask on conversational channels instead of reporting, and a
+# provider's report that a message we sent was not delivered
+REQUESTS = frozenset({"status", "opt_out", "opt_in", "start", "delivery_report"})
 
 
 @dataclass(slots=True, eq=False)
@@ -45,4 +46,5 @@ class Work:
     def message_kind(self) -> str:
         if self.report is not None:
             return "complaint"
-        return {"edit": "edit", "status": "status_query"}.get(self.intent, "follow_up")
+        return {"edit": "edit", "status": "status_query",
+                "delivery_report": "delivery_report"}.get(self.intent, "follow_up")

@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
     du.set_defaults(func=cmd_db_upgrade)
 
     bench = sub.add_parser("bench", help="run a benchmark from bench/")
-    bench.add_argument("which", choices=["ack", "pipeline", "twilio"])
+    bench.add_argument("which", choices=["ack", "email", "pipeline", "twilio"])
     bench.add_argument("rest", nargs=argparse.REMAINDER)
     bench.set_defaults(func=cmd_bench)
     return p

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -107,6 +108,7 @@ class Kanal:
                                  language=settings.language)
         self.ingestor = Ingestor(self.engine, self.pipeline)
         self.dispatcher = Dispatcher(self.engine, self.adapters, clock=clock)
+        self._poll_locks: dict[str, threading.Lock] = {}
         self.media = MediaFetcher(self.engine, self.adapters, self.store,
                                   max_bytes=settings.max_photo_bytes, clock=clock)
 
@@ -191,17 +193,25 @@ class Kanal:
         return inbox.drain(self.engine, self.pipeline)
 
     def poll_channel(self, channel_id: str) -> int:
-        """One poll of a polling channel: payloads are committed before the cursor moves."""
+        """Poll a polling channel until its backlog is drained: each poll's payloads are
+        committed before the cursor moves. Polls of one channel never overlap within this
+        process (across processes, ``gateway.scheduler.exclusive`` guards them)."""
         adapter = self.adapters[channel_id]
-        with self.engine.connect() as conn:
-            cursor = get_cursor(conn, channel_id)
-        polled = adapter.poll(cursor)
-        if polled is None:
-            return 0
-        envelopes, next_cursor = polled
-        if envelopes:
-            self.ingestor.ingest_many(envelopes)
-        if next_cursor != cursor:
-            with writing(self.engine) as conn:
-                set_cursor(conn, channel_id, next_cursor)
-        return len(envelopes)
+        with self._poll_locks.setdefault(channel_id, threading.Lock()):
+            total = 0
+            while True:
+                with self.engine.connect() as conn:
+                    cursor = get_cursor(conn, channel_id)
+                polled = adapter.poll(cursor)
+                if polled is None:
+                    return total
+                envelopes, next_cursor = polled
+                if envelopes:
+                    self.ingestor.ingest_many(envelopes)
+                if next_cursor != cursor:
+                    with writing(self.engine) as conn:
+                        set_cursor(conn, channel_id, next_cursor)
+                total += len(envelopes)
+                limit = adapter.max_per_poll
+                if limit is None or len(envelopes) < limit or next_cursor == cursor:
+                    return total

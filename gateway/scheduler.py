@@ -1,19 +1,25 @@
-"""One APScheduler 3 scheduler per process, in-memory job store, rebuilt from config at
-start-up. On PostgreSQL every poll takes a session advisory lock, so two processes never
-poll the same channel at once."""
+"""Background work of one process: APScheduler 3 (in-memory job store, rebuilt from config
+at start-up) runs the periodic housekeeping; worker threads send, fetch media and poll.
+
+Polls run in a wakeable worker per channel rather than as APScheduler interval jobs: IMAP
+IDLE must be able to start a poll at once, and a wake that arrives while a poll is running
+must start another one afterwards (APScheduler's ``max_instances=1`` would drop it). On
+PostgreSQL every poll takes a session advisory lock, so two processes never poll the same
+channel at once."""
 
 from __future__ import annotations
 
 import logging
 import zlib
 from contextlib import contextmanager
+from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
 from core.db import checkpoint, is_sqlite, writing
 from core.health import record_health
-from gateway.workers import Worker
+from gateway.workers import Watcher, Worker
 
 log = logging.getLogger(__name__)
 
@@ -55,24 +61,43 @@ def poll_job(kanal, channel_id: str) -> None:
             record_health(conn, channel_id, ok=True)
 
 
-def build_workers(kanal) -> list[Worker]:
-    """The outbox dispatcher and the media fetcher: each sends or fetches as long as
-    something is due, and is woken when a batch commits new work."""
+def build_workers(kanal, *, start: bool = True) -> list:
+    """The outbox dispatcher and the media fetcher, each sending or fetching as long as
+    something is due and woken when a batch commits new work; one poller per polling
+    channel, polling every ``poll_interval_seconds`` and woken at once by its channel's
+    watcher (IMAP IDLE) when new payloads may be waiting."""
     interval = kanal.settings.dispatch_interval_seconds
-    workers = [
+    workers: list = [
         Worker("dispatch", kanal.dispatcher.run_once, interval=interval,
                pause=kanal.dispatcher.pause),
         Worker("media", kanal.media.run_once, interval=interval),
     ]
+    senders = list(workers)
 
     def wake() -> None:
-        for worker in workers:
+        for worker in senders:
             worker.wake()
 
     kanal.ingestor.after_commit = wake
-    for worker in workers:
-        worker.start()
+    for channel_id, adapter in kanal.adapters.items():
+        if not adapter.polls:
+            continue
+        poller = Worker(f"poll:{channel_id}", partial(poll_round, kanal, channel_id),
+                        interval=adapter.poll_interval_seconds)
+        workers.append(poller)
+        if adapter.watches:
+            workers.append(Watcher(f"watch:{channel_id}", adapter.watch, poller.wake))
+    if start:
+        for worker in workers:
+            worker.start()
     return workers
+
+
+def poll_round(kanal, channel_id: str) -> int:
+    """One round of a poller: ``poll_channel`` drains the backlog itself, so the worker
+    waits for its interval (or a wake) afterwards."""
+    poll_job(kanal, channel_id)
+    return 0
 
 
 def sweep_job(kanal) -> None:
@@ -93,8 +118,4 @@ def build_scheduler(kanal) -> BackgroundScheduler:
     if is_sqlite(str(kanal.engine.url)):
         scheduler.add_job(checkpoint_job, "interval", args=[kanal], id="sqlite-checkpoint",
                           seconds=1)
-    for channel_id, adapter in kanal.adapters.items():
-        if adapter.polls:
-            scheduler.add_job(poll_job, "interval", args=[kanal, channel_id],
-                              id=f"poll:{channel_id}", seconds=adapter.poll_interval_seconds)
     return scheduler

@@ -48,3 +48,34 @@ class Worker:
                 continue
             self._wake.wait(self.pause() or self.interval)
             self._wake.clear()
+
+
+class Watcher:
+    """A thread running an adapter's ``watch(wake, stop)`` (IMAP IDLE) until stopped."""
+
+    def __init__(self, name: str, watch: Callable[[Callable[[], None], threading.Event], None],
+                 wake: Callable[[], None]):
+        self.name = name
+        self.watch = watch
+        self.on_news = wake
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"kanal-{self.name}",
+                                        daemon=True)
+        self._thread.start()
+
+    def wake(self) -> None:
+        """Nothing to do: a watcher wakes others."""
+
+    def stop(self, timeout: float = 10) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        try:
+            self.watch(self.on_news, self._stop)
+        except Exception:  # polling goes on without it
+            log.exception("%s stopped; its channel is still polled", self.name)

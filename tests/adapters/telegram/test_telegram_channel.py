@@ -12,7 +12,7 @@ from sqlalchemy import select
 from core.adapter import InboxRecord
 from core.models import InboxItem, MediaJob, OutboxItem, Report
 from gateway.logs import channel_secrets
-from gateway.scheduler import build_scheduler
+from gateway.scheduler import build_workers
 from tests.adapters.telegram.conftest import GOOD, SECRET, TOKEN, count, drain, update_bytes
 
 PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + \
@@ -48,12 +48,13 @@ def test_a_crash_before_the_cursor_is_stored_repeats_the_poll_without_doubling(
     assert offsets == [None, None, "871200004"]
 
 
-def test_only_polling_channels_are_scheduled_for_polls(telegram_kanal):
+def test_only_polling_channels_get_a_poller(telegram_kanal):
     webhook, polling = telegram_kanal(mode="webhook"), telegram_kanal(mode="polling")
     assert webhook.adapters["telegram"].polls is False
-    assert build_scheduler(webhook).get_job("poll:telegram") is None
-    job = build_scheduler(polling).get_job("poll:telegram")
-    assert job is not None and job.trigger.interval.total_seconds() == 2
+    assert [w.name for w in build_workers(webhook, start=False)] == ["dispatch", "media"]
+    pollers = {w.name: w for w in build_workers(polling, start=False)}
+    assert set(pollers) == {"dispatch", "media", "poll:telegram"}
+    assert pollers["poll:telegram"].interval == 2
 
 
 def test_webhook_mode_needs_the_secret_token(telegram_kanal, tg_client):
