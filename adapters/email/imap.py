@@ -7,7 +7,9 @@ quarantines it; it never blocks the mailbox.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +17,7 @@ from email import message_from_bytes, policy
 
 from imapclient import IMAPClient
 
-from adapters.email.parse import _header, _ids
+from adapters.email.parse import header, ids
 from adapters.email.settings import EmailSettings
 
 CHUNK = 50
@@ -77,7 +79,7 @@ def connect(settings: EmailSettings) -> Iterator[IMAPClient]:
 
 def message_id(header_bytes: bytes) -> str | None:
     msg = message_from_bytes(header_bytes, policy=policy.default)
-    found = next(iter(_ids(_header(msg, "Message-ID"))), None)
+    found = next(iter(ids(header(msg, "Message-ID"))), None)
     return found if found and len(found) <= _MAX_ID else None
 
 
@@ -142,3 +144,59 @@ def oversize(payload: bytes) -> tuple[int, int] | None:
         return int(size), int(limit)
     except ValueError:
         return None
+
+
+def _announces_mail(responses) -> bool:
+    return any(isinstance(r, tuple) and len(r) >= 2 and r[1] == b"EXISTS" for r in responses)
+
+
+def idle(client: IMAPClient, stop: threading.Event, wake: Callable[[], None], *,
+         renew_seconds: float, check_seconds: float = 1.0) -> None:
+    """Wait in IDLE on the selected mailbox until ``stop`` is set, calling ``wake`` when
+    the server announces new mail (EXISTS), and renewing IDLE every ``renew_seconds``.
+    Returns when stopped; raises when the connection is lost."""
+    while not stop.is_set():
+        client.idle()
+        started = time.monotonic()
+        try:
+            while not stop.is_set() and time.monotonic() - started < renew_seconds:
+                asked = time.monotonic()
+                responses = client.idle_check(timeout=check_seconds)
+                if _announces_mail(responses):
+                    wake()
+                elif not responses and time.monotonic() - asked < check_seconds / 2:
+                    # readable but nothing read: IMAPClient swallows an EOF here, so ask
+                    # the server whether it is still there (raises when it is not)
+                    break
+        finally:
+            _, after = client.idle_done()
+        # mail announced between two IDLE commands comes with these answers
+        if _announces_mail(after) or _announces_mail(client.noop()[1]):
+            wake()
+
+
+def move_committed(client: IMAPClient, settings: EmailSettings, cursor: Cursor | None) -> int:
+    """Move the mail the cursor has passed (committed to the inbox) to ``move_to``;
+    returns how many were moved. Nothing moves while UIDVALIDITY differs from the cursor's."""
+    if not settings.move_to or cursor is None or cursor.last_uid < 1:
+        return 0
+    status = client.select_folder(settings.mailbox)
+    if int(status[b"UIDVALIDITY"]) != cursor.uidvalidity:
+        return 0
+    uids = [u for u in client.search(["UID", f"1:{cursor.last_uid}"]) if u <= cursor.last_uid]
+    if not uids:
+        return 0
+    if not client.folder_exists(settings.move_to):
+        client.create_folder(settings.move_to)
+    for start in range(0, len(uids), CHUNK * 10):
+        chunk = uids[start:start + CHUNK * 10]
+        if client.has_capability("MOVE"):
+            client.move(chunk, settings.move_to)
+        else:  # RFC 3501 without MOVE: copy, flag deleted, expunge just these
+            client.copy(chunk, settings.move_to)
+            client.delete_messages(chunk)
+            if client.has_capability("UIDPLUS"):
+                client.uid_expunge(chunk)
+            else:
+                client.expunge()
+    return len(uids)

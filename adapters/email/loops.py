@@ -18,8 +18,10 @@ def _fold(address: str) -> str:
     return address.strip().casefold()
 
 
-def should_acknowledge(parsed: ParsedMail, *, own_addresses: set[str]) -> tuple[bool, str]:
-    """(True, "") when an automatic reply may go to this mail's sender, else (False, reason)."""
+def should_acknowledge(parsed: ParsedMail, *, own_addresses: set[str],
+                       address: str | None = None) -> tuple[bool, str]:
+    """(True, "") when an automatic reply may go to this mail's sender (or to ``address``,
+    the citizen of a forwarded mail), else (False, reason)."""
     if parsed.is_dsn:
         return False, "delivery status notification"
     auto = (parsed.auto_submitted or "").split(";")[0].strip().lower()
@@ -30,11 +32,12 @@ def should_acknowledge(parsed: ParsedMail, *, own_addresses: set[str]) -> tuple[
         return False, f"Precedence: {precedence}"
     if parsed.list_id or parsed.list_unsubscribe:
         return False, "mailing list"
-    local = parsed.from_address.rpartition("@")[0]
-    if _SYSTEM_SENDER.match(local):
-        return False, f"system sender {parsed.from_address}"
-    if _fold(parsed.from_address) in {_fold(a) for a in own_addresses}:
-        return False, "our own address"
+    own = {_fold(a) for a in own_addresses}
+    for who in dict.fromkeys(filter(None, (parsed.from_address, address))):
+        if _SYSTEM_SENDER.match(who.rpartition("@")[0]):
+            return False, f"system sender {who}"
+        if _fold(who) in own:
+            return False, "our own address"
     return True, ""
 
 

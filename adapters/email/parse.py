@@ -62,6 +62,8 @@ class ParsedMail:
     list_unsubscribe: str | None = None
     is_dsn: bool = False
     dsn_original_message_id: str | None = None
+    # the first recipient's Action in a DSN: failed, delayed, delivered, relayed, expanded
+    dsn_action: str | None = None
     is_forward: bool = False
     forwarded_from: str | None = None
     forwarded_from_name: str | None = None
@@ -72,7 +74,7 @@ def _unescape(value: str) -> str:
     return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _header(msg: Message, name: str) -> str | None:
+def header(msg: Message, name: str) -> str | None:
     try:
         value = msg.get(name)
     except Exception:  # a header the policy cannot parse: use its raw text
@@ -80,7 +82,7 @@ def _header(msg: Message, name: str) -> str | None:
     return None if value is None else _unescape(" ".join(str(value).split()))
 
 
-def _ids(value: str | None) -> list[str]:
+def ids(value: str | None) -> list[str]:
     bare = (value or "").strip()
     return _MSGID.findall(bare) or ([bare] if bare and " " not in bare else [])
 
@@ -176,14 +178,17 @@ def _attachment(part: Message, max_bytes: int) -> MailAttachment | SkippedPart:
 def _take_part(mail: ParsedMail, part: Message, body_part: Message | None,
                max_bytes: int) -> None:
     ctype = part.get_content_type()
-    if part is body_part or ctype == "message/delivery-status":
+    if ctype == "message/delivery-status":
+        mail.dsn_action = mail.dsn_action or _dsn_action(part)
+        return
+    if part is body_part:
         return
     if ctype in _MESSAGE_TYPES or ctype in _HEADER_TYPES:
         inner = (_embedded(part) if ctype in _MESSAGE_TYPES
                  else message_from_bytes(_bytes_of(part), policy=policy.default))
         if inner is not None and mail.is_dsn:
             mail.dsn_original_message_id = (mail.dsn_original_message_id
-                                            or next(iter(_ids(_header(inner, "Message-ID"))), None))
+                                            or next(iter(ids(header(inner, "Message-ID"))), None))
         elif inner is not None and ctype in _MESSAGE_TYPES and mail.forwarded_from is None:
             mail.forwarded_from, mail.forwarded_from_name = _sender(inner)
         return
@@ -191,6 +196,21 @@ def _take_part(mail: ParsedMail, part: Message, body_part: Message | None,
         return  # a further body part, not a file
     result = _attachment(part, max_bytes)
     (mail.attachments if isinstance(result, MailAttachment) else mail.skipped).append(result)
+
+
+def _dsn_action(part: Message) -> str | None:
+    """The Action of the first recipient block of a message/delivery-status part."""
+    payload = part.get_payload()
+    blocks = payload if isinstance(payload, list) else []
+    if not blocks:  # not split into blocks: read the text
+        text = _bytes_of(part).decode("ascii", "replace")
+        found = re.search(r"(?im)^action\s*:\s*([a-z]+)", text)
+        return found.group(1).lower() if found else None
+    for block in blocks:
+        action = block.get("Action") if isinstance(block, Message) else None
+        if action:
+            return str(action).strip().split()[0].lower()
+    return None
 
 
 def _forwarded_sender(text: str) -> tuple[str | None, str | None]:
@@ -211,18 +231,18 @@ def parse_mail(raw: bytes, *, max_attachment_bytes: int) -> ParsedMail:
     from_address, from_name = _sender(msg)
     if from_address is None:
         raise MalformedMail("no From address")
-    subject = _header(msg, "Subject") or ""
+    subject = header(msg, "Subject") or ""
     text, body_part = _body(msg)
     is_dsn = (msg.get_content_type() == "multipart/report"
               and (msg.get_param("report-type") or "").lower() == "delivery-status")
     mail = ParsedMail(
-        message_id=next(iter(_ids(_header(msg, "Message-ID"))), None),
-        in_reply_to=next(iter(_ids(_header(msg, "In-Reply-To"))), None),
-        references=_ids(_header(msg, "References")),
+        message_id=next(iter(ids(header(msg, "Message-ID"))), None),
+        in_reply_to=next(iter(ids(header(msg, "In-Reply-To"))), None),
+        references=ids(header(msg, "References")),
         subject=subject, from_address=from_address, from_name=from_name,
-        date=_date(_header(msg, "Date")), text=text,
-        auto_submitted=_header(msg, "Auto-Submitted"), precedence=_header(msg, "Precedence"),
-        list_id=_header(msg, "List-Id"), list_unsubscribe=_header(msg, "List-Unsubscribe"),
+        date=_date(header(msg, "Date")), text=text,
+        auto_submitted=header(msg, "Auto-Submitted"), precedence=header(msg, "Precedence"),
+        list_id=header(msg, "List-Id"), list_unsubscribe=header(msg, "List-Unsubscribe"),
         is_dsn=is_dsn, is_forward=bool(_FORWARD.match(subject)),
     )
     for part in _leaves(msg):

@@ -14,12 +14,13 @@ class EmailSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     address: str = "dki@jakarta.go.id"
+    # the name replies come from
+    from_name: str = "Pemprov DKI Jakarta"
     imap_host: str | None = None
     imap_port: int = 993
     imap_user: str | None = None
     imap_password: str | None = None
     imap_tls: TlsMode = "ssl"
-    # replies (SMTP) are not sent yet; the fields are accepted and kept
     smtp_host: str | None = None
     smtp_port: int = 465
     smtp_user: str | None = None
@@ -33,6 +34,15 @@ class EmailSettings(BaseModel):
     # mails read per poll; the cursor moves past them and the next poll goes on
     max_per_poll: int = Field(default=500, gt=0)
     timeout_seconds: float = Field(default=30.0, gt=0)
+    # IMAP IDLE: new mail is read within a second instead of at the next poll; the IDLE
+    # command is renewed before the 29 minutes RFC 2177 allows
+    idle: bool = True
+    idle_renew_seconds: float = Field(default=1500.0, gt=0, le=1740)
+    # acknowledgements per sender per hour (refilled evenly); more mail from the same
+    # sender is still taken, only not answered (a loop with an autoresponder ends here)
+    max_acks_per_hour: int = Field(default=10, ge=1)
+    # other addresses of ours that never get an acknowledgement (aliases, the SMTP user)
+    own_addresses: list[str] = Field(default_factory=list)
 
     @field_validator("imap_host", "imap_user", "imap_password", "smtp_host", "smtp_user",
                      "smtp_password", "move_to", mode="before")

@@ -13,6 +13,7 @@ import yaml
 from gateway.plugins import DEFAULT_PLUGINS
 from tests.adapters.email import dovecot as dovecot_mod
 from tests.adapters.email.dovecot import PASSWORD, Dovecot
+from tests.adapters.email.smtpd import SmtpServer
 
 FIXTURES = Path(__file__).parents[2] / "fixtures"
 ADDRESS = "dki@jakarta.go.id"
@@ -36,6 +37,20 @@ def dovecot_server():
     server = Dovecot().start()
     yield server
     server.close()
+
+
+@pytest.fixture(scope="session")
+def smtp_session():
+    server = SmtpServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_server(smtp_session) -> SmtpServer:
+    """The session's aiosmtpd server, emptied for this test."""
+    smtp_session.clear()
+    return smtp_session
 
 
 class Mailbox:
@@ -63,7 +78,7 @@ def mailbox(dovecot_server) -> Mailbox:
     return Mailbox(dovecot_server)
 
 
-def channels_file(tmp_path: Path, mailbox: Mailbox, **extra) -> Path:
+def channels_file(tmp_path: Path, mailbox: Mailbox, smtp: SmtpServer, **extra) -> Path:
     fixtures = yaml.safe_load((FIXTURES / "channels.yaml").read_text())
     path = tmp_path / "channels.yaml"
     path.write_text(yaml.safe_dump({
@@ -74,7 +89,7 @@ def channels_file(tmp_path: Path, mailbox: Mailbox, **extra) -> Path:
             "settings": {"address": ADDRESS, "imap_host": mailbox.server.host,
                          "imap_port": mailbox.server.port, "imap_user": mailbox.user,
                          "imap_password": PASSWORD, "imap_tls": "none",
-                         "smtp_host": "127.0.0.1", "smtp_port": 2525, "smtp_tls": "none",
+                         "smtp_host": smtp.host, "smtp_port": smtp.port, "smtp_tls": "none",
                          "timeout_seconds": 5, **extra},
         }],
     }))
@@ -82,9 +97,10 @@ def channels_file(tmp_path: Path, mailbox: Mailbox, **extra) -> Path:
 
 
 @pytest.fixture
-def email_kanal_factory(make_kanal, settings, tmp_path, mailbox):
+def email_kanal_factory(make_kanal, settings, tmp_path, mailbox, smtp_server):
     def build(**extra):
-        s = settings.model_copy(update={"config": channels_file(tmp_path, mailbox, **extra),
+        s = settings.model_copy(update={"config": channels_file(tmp_path, mailbox,
+                                                                smtp_server, **extra),
                                         "max_photo_bytes": 256 * 1024})
         return make_kanal(settings=s, extra_plugins=email_plugins())
     return build

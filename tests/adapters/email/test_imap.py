@@ -185,14 +185,9 @@ def test_channel_without_imap_host_is_disabled(email_kanal_factory):
     assert status.state == "disabled" and "imap_host" in status.reason
 
 
-def test_acks_fail_at_once_with_the_reason_until_smtp_is_built(email_kanal, mailbox):
-    from sqlalchemy import select
-
-    from core.models import OutboxItem
-
-    mailbox.deliver(mail("ack", message_id="ack@example.org"))
-    email_kanal.poll_channel("email")
-    assert email_kanal.dispatcher.run_once() == 1
-    with email_kanal.engine.connect() as conn:
-        out = conn.execute(select(OutboxItem.__table__)).one()
-    assert out.status == "dead" and "SMTP" in out.last_error
+def test_one_poll_drains_a_backlog_larger_than_max_per_poll(email_kanal_factory, mailbox):
+    kanal = email_kanal_factory(max_per_poll=2)
+    for n in range(5):
+        mailbox.deliver(mail(n))
+    assert kanal.poll_channel("email") == 5  # three IMAP rounds of at most 2
+    assert cursor(kanal).endswith(":5") and count(kanal, report_t) == 5
