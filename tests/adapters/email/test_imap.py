@@ -191,3 +191,24 @@ def test_one_poll_drains_a_backlog_larger_than_max_per_poll(email_kanal_factory,
         mailbox.deliver(mail(n))
     assert kanal.poll_channel("email") == 5  # three IMAP rounds of at most 2
     assert cursor(kanal).endswith(":5") and count(kanal, report_t) == 5
+
+
+@pytest.mark.parametrize("name", [
+    "plain_text", "html_only", "multipart_alternative", "charset_utf8", "charset_iso_8859_1",
+    "charset_windows_1252", "quoted_printable", "base64_body", "rfc2047_subject",
+    "inline_image", "attachment_pdf",
+])
+def test_named_mails_arrive_through_dovecot_as_parsed(email_kanal, mailbox, name):
+    """Each case of test_parse.py, end to end: what Dovecot hands over is what the parser
+    reads (the exact texts are checked there)."""
+    from adapters.email.parse import parse_mail
+
+    raw = (TESTDATA / f"{name}.eml").read_bytes()
+    expected = parse_mail(raw, max_attachment_bytes=256 * 1024)
+    mailbox.deliver(raw)
+    assert email_kanal.poll_channel("email") == 1
+    [message] = rows(email_kanal, message_t, message_t.c.direction == "in")
+    assert message.text == expected.text and message.subject == (expected.subject or None)
+    stored = rows(email_kanal, attachment_t)
+    assert [a.media_type for a in stored] == [a.media_type for a in expected.attachments]
+    assert count(email_kanal, report_t) == 1
