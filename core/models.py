@@ -203,3 +203,36 @@ class MediaJob(SQLModel, table=True):
 
 metadata = SQLModel.metadata
 TABLES = {t.name: t for t in metadata.sorted_tables}
+
+
+class Office(SQLModel, table=True):
+    """A walk-in counter: Pendopo Balai Kota, a Kantor Walikota/Bupati, the Inspektorat,
+    a Kantor Kecamatan or a Kantor Kelurahan, with the area it serves."""
+
+    __tablename__ = "office"
+    id: str = Field(primary_key=True, max_length=64)
+    # pendopo | walikota | inspektorat | kecamatan | kelurahan
+    kind: str = Field(max_length=16)
+    name: str = Field(max_length=255)
+    # province "31", kota "31.71", kecamatan "31.71.01" or kelurahan "31.71.01.1001"
+    area_code: Optional[str] = Field(default=None, max_length=16)
+    active: bool = True
+    created_at: datetime = _ts(nullable=False)
+
+
+class StaffAccount(SQLModel, table=True):
+    """A member of staff who signs in to /staff. Counter accounts belong to one office."""
+
+    __tablename__ = "staff_account"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True)
+    display_name: Optional[str] = Field(default=None, max_length=255)
+    # admin | counter | officer | supervisor
+    role: str = Field(max_length=16)
+    office_id: Optional[str] = Field(default=None, max_length=64, foreign_key="office.id")
+    password_hash: str = Field(max_length=255)
+    active: bool = True
+    created_at: datetime = _ts(nullable=False)
+    # sessions issued before this time are no longer valid (a new password, a disable)
+    sessions_valid_from: datetime = _ts(nullable=False)
+    last_login_at: Optional[datetime] = _ts(nullable=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import os
@@ -11,7 +12,7 @@ import sys
 
 from sqlalchemy import select, update
 
-from core import reports, tracking
+from core import offices, reports, tracking
 from core.db import make_engine, upgrade, writing
 from core.models import InboxItem, OutboxItem
 from core.settings import PROJECT_ROOT, KanalSettings
@@ -183,6 +184,110 @@ def cmd_report_show(args, settings) -> int:
     return 0
 
 
+def _read_password(args) -> str:
+    from core.staff import StaffError
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise StaffError("no password on stdin")
+        return password
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise StaffError("the passwords do not match")
+    return password
+
+
+def _offices_engine(settings):
+    """The schema brought up to date and the offices of KANAL_BOUNDARIES in place, so a
+    fresh install can add accounts at once."""
+    migrate(settings)
+    engine = make_engine(settings.database_url)
+    offices.sync_from_settings(engine, settings)
+    return engine
+
+
+def cmd_staff_add(args, settings) -> int:
+    from core import staff
+
+    if args.role not in staff.ROLES:  # before asking for the password
+        raise staff.StaffError(f"unknown role {args.role!r}; roles: {', '.join(staff.ROLES)}")
+    password = _read_password(args)
+    engine = _offices_engine(settings)
+    with writing(engine) as conn:
+        account = staff.add(conn, args.username, password, args.role, office_id=args.office,
+                            display_name=args.name)
+    at = f" at {account.office_id}" if account.office_id else ""
+    print(f"added {account.role} account {account.username}{at}")
+    return 0
+
+
+def cmd_staff_list(args, settings) -> int:
+    from core import staff
+
+    migrate(settings)  # a fresh database answers, instead of a traceback
+    engine = make_engine(settings.database_url)
+    with engine.connect() as conn:
+        rows = [dict(r._mapping) for r in staff.list_accounts(conn)]
+    for r in rows:
+        r["last_login_at"] = reports.wib(r["last_login_at"])
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False, default=str))
+    else:
+        _print_table([{**r, "active": "yes" if r["active"] else "no"} for r in rows],
+                     ["username", "role", "office_id", "active", "last_login_at",
+                      "display_name"])
+    return 0
+
+
+def cmd_staff_active(args, settings) -> int:
+    from core import staff
+
+    active = args.action == "enable"
+    migrate(settings)  # a fresh database answers, instead of a traceback
+    engine = make_engine(settings.database_url)
+    with writing(engine) as conn:
+        staff.set_active(conn, args.username, active)
+    print(f"{args.action}d staff account {args.username}"
+          + ("" if active else "; its sessions have ended"))
+    return 0
+
+
+def cmd_staff_passwd(args, settings) -> int:
+    from core import staff
+
+    password = _read_password(args)
+    migrate(settings)  # a fresh database answers, instead of a traceback
+    engine = make_engine(settings.database_url)
+    with writing(engine) as conn:
+        staff.set_password(conn, args.username, password)
+    print(f"new password for {args.username}; its sessions have ended")
+    return 0
+
+
+def cmd_offices_list(args, settings) -> int:
+    engine = _offices_engine(settings)
+    with engine.connect() as conn:
+        rows = [{"id": r.id, "kind": r.kind, "area_code": r.area_code, "name": r.name,
+                 "active": r.active, "channel": offices.KINDS.get(r.kind)}
+                for r in offices.list_offices(conn, args.kind)]
+    if args.json:
+        print(json.dumps(rows, indent=2, ensure_ascii=False))
+        return 0
+    _print_table(rows, ["id", "kind", "area_code", "name"])
+    print(f"{len(rows)} office(s)")
+    return 0
+
+
+def cmd_offices_add(args, settings) -> int:
+    engine = _offices_engine(settings)
+    with writing(engine) as conn:
+        office = offices.add(conn, args.id, args.kind, args.name, args.area)
+    print(f"added office {office.id} ({office.kind}, area {office.area_code or '-'}): "
+          f"{office.name}")
+    return 0
+
+
 BENCH_FILES = {"email": "email_intake"}
 
 
@@ -245,6 +350,42 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("tracking_id")
     rs.set_defaults(func=cmd_report_show)
 
+    staff_p = sub.add_parser("staff", help="staff accounts for the /staff pages")
+    ssub = staff_p.add_subparsers(dest="action", required=True)
+    sa = ssub.add_parser("add")
+    sa.add_argument("username")
+    sa.add_argument("--role", required=True, help="admin, counter, officer or supervisor")
+    sa.add_argument("--office", help="the office of a counter account (kanal offices list)")
+    sa.add_argument("--name", help="display name")
+    sa.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of stdin")
+    sa.set_defaults(func=cmd_staff_add)
+    sl = ssub.add_parser("list")
+    sl.add_argument("--json", action="store_true")
+    sl.set_defaults(func=cmd_staff_list)
+    for action in ("disable", "enable"):
+        se = ssub.add_parser(action)
+        se.add_argument("username")
+        se.set_defaults(func=cmd_staff_active)
+    sp = ssub.add_parser("passwd")
+    sp.add_argument("username")
+    sp.add_argument("--password-stdin", action="store_true",
+                    help="read the password from the first line of stdin")
+    sp.set_defaults(func=cmd_staff_passwd)
+
+    offices_p = sub.add_parser("offices", help="offices with a walk-in counter")
+    fsub = offices_p.add_subparsers(dest="action", required=True)
+    fl = fsub.add_parser("list")
+    fl.add_argument("--kind", choices=list(offices.KINDS))
+    fl.add_argument("--json", action="store_true")
+    fl.set_defaults(func=cmd_offices_list)
+    fa = fsub.add_parser("add")
+    fa.add_argument("id")
+    fa.add_argument("--kind", required=True, choices=list(offices.KINDS))
+    fa.add_argument("--name", required=True)
+    fa.add_argument("--area", help="Kemendagri area code: 31, 31.71, 31.71.01 or 31.71.01.1001")
+    fa.set_defaults(func=cmd_offices_add)
+
     db = sub.add_parser("db", help="database schema")
     dsub = db.add_subparsers(dest="action", required=True)
     du = dsub.add_parser("upgrade")
@@ -265,11 +406,12 @@ def main(argv: list[str] | None = None) -> int:
     args.redactor = install(settings.log_level)
     try:
         return args.func(args, settings)
-    except Exception as exc:  # a clear line, not a traceback, for configuration errors
+    except Exception as exc:  # a clear line, not a traceback, for configuration and input errors
         from core.config import ConfigError
         from core.geo import BoundariesError
+        from core.staff import StaffError
 
-        if isinstance(exc, (ConfigError, BoundariesError)):
+        if isinstance(exc, (ConfigError, BoundariesError, StaffError, offices.OfficeError)):
             print(f"kanal: {exc}", file=sys.stderr)
             return 2
         raise
