@@ -50,6 +50,10 @@ class KanalSettings(BaseSettings):
     dispatch_interval_seconds: float = 2.0
     inbox_sweep_seconds: float = 10.0
     log_level: str = "INFO"
+    # signs staff session cookies; without it a random key is made once and kept in
+    # <data_dir>/secret_key (set it when several processes serve the same site)
+    secret_key: str | None = None
+    staff_session_hours: float = 12.0
 
     @field_validator("disable_plugins", mode="before")
     @classmethod

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from core.settings import KanalSettings
-from gateway import public
+from gateway import public, staff_pages
 from core.errors import ApiError
 from gateway.bodylimit import BodyLimitMiddleware
 from gateway.pages import HERE
@@ -30,6 +30,11 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
     async def lifespan(app: FastAPI):
         scheduler, workers = None, []
         if run_workers:
+            from core.offices import sync_from_settings
+
+            added = sync_from_settings(kanal.engine, kanal.settings)
+            if added:
+                log.info("added %d walk-in offices from %s", added, kanal.settings.boundaries)
             replayed = kanal.replay()
             if replayed:
                 log.info("replayed %d pending inbox payloads", replayed)
@@ -95,5 +100,6 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
             app.include_router(router)
     app.include_router(public.router)
     app.include_router(webhooks_router)
+    staff_pages.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

@@ -7,6 +7,7 @@ import secrets
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import datetime
 from typing import Any
 
@@ -163,6 +164,13 @@ class Kanal:
             raise ApiError(503, "channel_disabled",
                            f"the {adapter_name} channel is disabled: {reason}")
         return ready
+
+    @cached_property
+    def auth(self):
+        """Staff sessions and sign-in throttles (made on first use: the key may be a file)."""
+        from gateway.auth import Auth
+
+        return Auth(self.settings)
 
     # -- the Runtime protocol adapters use ----------------------------------------------
 

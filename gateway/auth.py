@@ -1,0 +1,211 @@
+"""Staff sign-in: a signed session cookie, CSRF tokens, the role guard on every /staff page,
+and throttling of failed sign-ins.
+
+The session is an itsdangerous-signed, timestamped cookie (HttpOnly, SameSite=Lax, Secure
+over https) holding the account id, a CSRF token and the time it was issued. A session
+issued before the account's ``sessions_valid_from`` (a new password, a disabled account)
+is refused. Every state-changing form carries the session's CSRF token.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import quote
+
+from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+
+from core import staff as staff_mod
+from core.staff import Staff
+
+COOKIE = "kanal_staff"
+LOGIN_PATH = "/staff/login"
+ALL_ROLES = staff_mod.ROLES
+
+
+def secret_key(settings) -> str:
+    """The configured key, or one made once and kept in the data directory."""
+    if settings.secret_key:
+        return settings.secret_key
+    path = Path(settings.data_dir) / "secret_key"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
+
+
+@dataclass(slots=True)
+class Session:
+    csrf: str
+    staff_id: int | None = None
+    issued: float = 0.0
+    expired: bool = False  # a cookie came but is too old or was ended
+
+
+class LoginRequired(Exception):
+    """No valid session: the exception handler sends the browser to the sign-in page."""
+
+    def __init__(self, next_path: str, expired: bool):
+        self.next_path = next_path
+        self.expired = expired
+
+
+class Forbidden(Exception):
+    """Signed in, but the role may not open the page."""
+
+    def __init__(self, staff: Staff):
+        self.staff = staff
+
+
+class FailedLogins:
+    """At most ``limit`` failed sign-ins per key (a username, a client address) in
+    ``window`` seconds; a success clears the username's count."""
+
+    def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
+                 max_keys: int = 10_000):
+        self.limit, self.window, self.clock, self.max_keys = limit, window, clock, max_keys
+        self._failures: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str) -> deque[float]:
+        now = self.clock()
+        seen = self._failures.get(key, deque())
+        while seen and now - seen[0] > self.window:
+            seen.popleft()
+        return seen
+
+    def wait(self, key: str) -> int:
+        """0 when a sign-in may be tried, else the seconds until one may."""
+        with self._lock:
+            seen = self._recent(key)
+            if len(seen) < self.limit:
+                return 0
+            return max(1, int(self.window - (self.clock() - seen[0])) + 1)
+
+    def fail(self, key: str) -> None:
+        with self._lock:
+            seen = self._recent(key)
+            seen.append(self.clock())
+            self._failures[key] = seen
+            if len(self._failures) > self.max_keys:
+                self._failures.pop(next(iter(self._failures)))
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._failures.pop(key, None)
+
+
+class Auth:
+    """Per runtime: the cookie signer and the sign-in throttles."""
+
+    def __init__(self, settings):
+        self.max_age = int(settings.staff_session_hours * 3600)
+        self.signer = URLSafeTimedSerializer(secret_key(settings), salt="kanal-staff-session")
+        self.by_user = FailedLogins(limit=5, window=15 * 60)
+        self.by_client = FailedLogins(limit=30, window=15 * 60)
+
+    def read(self, request: Request) -> Session:
+        raw = request.cookies.get(COOKIE)
+        if not raw:
+            return Session(csrf=secrets.token_urlsafe(24))
+        try:
+            data = self.signer.loads(raw, max_age=self.max_age)
+        except SignatureExpired:
+            return Session(csrf=secrets.token_urlsafe(24), expired=True)
+        except BadSignature:
+            return Session(csrf=secrets.token_urlsafe(24))
+        if not isinstance(data, dict) or not isinstance(data.get("csrf"), str):
+            return Session(csrf=secrets.token_urlsafe(24))
+        uid = data.get("uid")
+        return Session(csrf=data["csrf"], staff_id=uid if isinstance(uid, int) else None,
+                       issued=float(data.get("iat") or 0))
+
+    def write(self, request: Request, response, session: Session) -> None:
+        data = {"csrf": session.csrf}
+        if session.staff_id is not None:
+            data.update(uid=session.staff_id, iat=session.issued)
+        response.set_cookie(COOKIE, self.signer.dumps(data), max_age=self.max_age,
+                            httponly=True, samesite="lax", path="/",
+                            secure=request.url.scheme == "https")
+
+    def end(self, request: Request, response) -> None:
+        response.delete_cookie(COOKIE, path="/", httponly=True, samesite="lax",
+                               secure=request.url.scheme == "https")
+
+
+def auth_of(request: Request) -> Auth:
+    return request.app.state.kanal.auth
+
+
+def session_of(request: Request) -> Session:
+    """The request's session (read once, kept on the request)."""
+    if not hasattr(request.state, "staff_session"):
+        request.state.staff_session = auth_of(request).read(request)
+    return request.state.staff_session
+
+
+def csrf_ok(request: Request, sent: object) -> bool:
+    session = session_of(request)
+    return (request.cookies.get(COOKIE) is not None and isinstance(sent, str)
+            and hmac.compare_digest(sent.encode(), session.csrf.encode()))
+
+
+def _signed_in(request: Request) -> Staff | None:
+    session = session_of(request)
+    if session.staff_id is None:
+        return None
+    engine = request.app.state.kanal.engine
+    with engine.connect() as conn:
+        account = staff_mod.by_id(conn, session.staff_id)
+    if account is None or session.issued < account.sessions_valid_from.timestamp():
+        session.expired = True
+        return None
+    return account
+
+
+def require(*roles: str, keep_form: bool = False):
+    """The dependency every /staff page declares: the signed-in account, when its role is
+    one of ``roles``; else a redirect to the sign-in page (or the "not allowed" page).
+    With ``keep_form`` a form post without a valid session gets None instead of a
+    redirect, so the handler can show the form again with what was typed (and do
+    nothing else)."""
+    allowed = roles or ALL_ROLES
+
+    async def guard(request: Request) -> Staff | None:
+        account = await run_in_threadpool(_signed_in, request)
+        if account is None:
+            if keep_form:
+                return None
+            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+            raise LoginRequired(target if request.method == "GET" else "/staff",
+                                session_of(request).expired)
+        if account.role not in allowed:
+            raise Forbidden(account)
+        request.state.staff = account
+        return account
+
+    guard.kanal_guard = (allowed, keep_form)  # what the route-guard test looks for
+    return Depends(guard)
+
+
+def login_url(next_path: str = "", expired: bool = False) -> str:
+    params = []
+    if next_path and next_path.startswith("/staff") and not next_path.startswith("//"):
+        params.append(f"next={quote(next_path, safe='/')}")
+    if expired:
+        params.append("expired=1")
+    return LOGIN_PATH + ("?" + "&".join(params) if params else "")
