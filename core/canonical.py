@@ -13,6 +13,9 @@ class Location:
     lon: float | None = None
     address: str | None = None
     kelurahan_code: str | None = None
+    # a kecamatan or kota code the report belongs to when no kelurahan is known (a walk-in
+    # counter's own area): the report waits in triage within that area
+    area_code: str | None = None
 
     @property
     def has_point(self) -> bool:
@@ -68,6 +71,9 @@ class InboundMessage:
     also_known_as: list[Sender] = field(default_factory=list)
     # remote media to fetch after the acknowledgement
     media: list[MediaRef] = field(default_factory=list)
+    # contacts that also get the answer, on whichever channel serves their kind ("phone":
+    # SMS, "email": email), when they asked for it (a walk-in citizen who consented)
+    notify: list[Sender] = field(default_factory=list)
     # report (new report or follow-up), status, opt_out, opt_in, start, edit, or
     # delivery_report (a provider says a message we sent failed; intent_arg is its id)
     intent: str = "report"

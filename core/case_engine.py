@@ -14,7 +14,9 @@ import yaml
 
 from core.canonical import InboundMessage, Location
 from core.files import read_text
-from core.geo import KELURAHAN_CODE, Boundaries, Place, valid_coordinates
+from core.geo import (
+    KECAMATAN_CODE, KELURAHAN_CODE, KOTA_CODE, Boundaries, Place, valid_coordinates,
+)
 from core.hookspecs import hookimpl
 from core.unit import NewReport, UnitOfWork
 
@@ -124,6 +126,14 @@ class CaseEngine:
         report.status = STATUS_WAITING
         if not self._route(report, uow, "opened", "Laporan diteruskan ke"):
             report.queue = TRIAGE_QUEUE
+            area = message.location.area_code if message.location is not None else None
+            if area and KECAMATAN_CODE.fullmatch(area):
+                # a kecamatan's counter: triage within that kecamatan
+                report.kecamatan_code, report.kota_code = area, area[:5]
+                report.queue = f"{TRIAGE_QUEUE}:{area}"
+            elif area and KOTA_CODE.fullmatch(area):
+                report.kota_code = area
+                report.queue = f"{TRIAGE_QUEUE}:{area}"
             uow.add_case_event(report, "triage", status=STATUS_WAITING, note=NOTE_TRIAGE)
         report.sla_due_at = report.created_at + self.sla.due_for(report.category)
 

@@ -22,6 +22,8 @@ from core.files import read_text
 Method = Literal["contains", "nearest", "named", "code"]
 
 KELURAHAN_CODE = re.compile(r"\d{2}\.\d{2}\.\d{2}\.\d{4}")
+KECAMATAN_CODE = re.compile(r"\d{2}\.\d{2}\.\d{2}")
+KOTA_CODE = re.compile(r"\d{2}\.\d{2}")
 METRES_PER_DEGREE = 111_320.0
 DEFAULT_MAX_DISTANCE_M = 5000.0
 
@@ -150,6 +152,14 @@ class Boundaries:
 
     def __contains__(self, code: object) -> bool:
         return code in self._by_code
+
+    def places(self, within: str | None = None) -> list[Place]:
+        """Every kelurahan (or those whose code starts with ``within``: a kota or a
+        kecamatan code), by kota, kecamatan and name."""
+        chosen = [a for a in self._areas if within is None or a.code.startswith(within)]
+        chosen.sort(key=lambda a: (a.kota_name or a.code[:5], a.kecamatan_name or a.code[:8],
+                                   a.name or a.code))
+        return [a.place("code") for a in chosen]
 
     def name_of(self, code: str) -> str | None:
         area = self._by_code.get(code)

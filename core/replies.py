@@ -95,17 +95,30 @@ def notify(pipeline, conn: Connection, row, notice, now: datetime) -> bool:
     return True
 
 
+def _channel_for(pipeline, kind: str) -> str | None:
+    """The first running channel that sends to handles of ``kind`` ("phone", "email")."""
+    return next((name for name, a in pipeline.adapters.items()
+                 if a.sender_kind == kind and not a.replies_inline), None)
+
+
+def _opted_out(conn: Connection, contacts: list) -> set[tuple[str, str]]:
+    if not contacts:
+        return set()
+    rows = conn.execute(select(identity_t.c.kind, identity_t.c.handle).where(
+        identity_t.c.handle.in_({c.handle for c in contacts}), identity_t.c.opted_out))
+    return {(r.kind, r.handle) for r in rows}
+
+
 def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
     """Write each answer: an outbound message on its report (when there is one) and an
-    outbox item, or, for channels that answer in the HTTP response, the record of that."""
-    rows = []
+    outbox item, or, for channels that answer in the HTTP response, the record of that.
+    Contacts the message asks to notify get the same answer on their own channel."""
+    sends = []  # (work, channel, recipient, text, inline)
+    stopped = _opted_out(conn, [c for w in work if w.reply for c in w.message.notify])
     for w in work:
         if w.reply is None:
             continue
         adapter = pipeline.adapters[w.message.channel]
-        inline = adapter.replies_inline
-        if not inline and w.message.sender is None:
-            continue  # nobody to answer
         if w.message.no_reply:
             log.info("inbox %s not answered: %s", w.row.id, w.message.no_reply)
             continue
@@ -115,28 +128,36 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
             report = w.report or NewReport(
                 id=w.report_id, tracking_id=tid, status=status, channel=w.message.channel,
                 official_channel=w.message.official_channel, created_at=now)
-        text = compose(pipeline, adapter, w.reply, report)
-        if not text:
-            continue
-        rows.append((w, text, inline))
-    on_reports = [(w, text, inline) for w, text, inline in rows if w.report_id is not None]
+        inline = adapter.replies_inline
+        if inline or w.message.sender is not None:  # else nobody to answer
+            text = compose(pipeline, adapter, w.reply, report)
+            if text:
+                handle = None if inline else w.message.sender.handle
+                sends.append((w, w.message.channel, handle, text, inline))
+        for contact in w.message.notify:
+            via = _channel_for(pipeline, contact.kind)
+            if via is None or (contact.kind, contact.handle) in stopped:
+                log.info("inbox %s: no %s channel running or the contact opted out; "
+                         "not notified", w.row.id, contact.kind)
+                continue
+            text = compose(pipeline, pipeline.adapters[via], w.reply, report)
+            if text:
+                sends.append((w, via, contact.handle, text, False))
+    on_reports = [s for s in sends if s[0].report_id is not None]
     ids = allocate_ids(conn, message_t, len(on_reports))
-    message_ids = {}
     insert_rows(conn, message_t, [{
-        "id": i, "report_id": w.report_id, "direction": "out", "channel": w.message.channel,
+        "id": i, "report_id": w.report_id, "direction": "out", "channel": channel,
         "external_id": None, "inbox_id": None, "reporter_id": None, "kind": w.reply,
         "subject": None, "text": text, "thread_refs": None, "created_at": now,
         "delivery": "delivered_inline" if inline else "queued", "sent_at": now if inline else None,
-    } for i, (w, text, inline) in zip(ids, on_reports)])
-    for i, (w, _, _) in zip(ids, on_reports):
-        message_ids[w] = i
-    outbox = [{
-        "channel": w.message.channel, "report_id": w.report_id,
-        "message_id": message_ids.get(w), "recipient": w.message.sender.handle,
-        "kind": w.reply, "text": text, "reply_to": w.message.external_id, "status": "pending",
-        "attempts": 0, "next_attempt_at": now, "created_at": now,
-    } for w, text, inline in rows if not inline]
-    insert_rows(conn, outbox_t, outbox)
+    } for i, (w, channel, _, text, inline) in zip(ids, on_reports)])
+    message_ids = {id(s): i for i, s in zip(ids, on_reports)}
+    insert_rows(conn, outbox_t, [{
+        "channel": channel, "report_id": w.report_id, "message_id": message_ids.get(id(s)),
+        "recipient": handle, "kind": w.reply, "text": text,
+        "reply_to": w.message.external_id if channel == w.message.channel else None,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    } for s in sends if not s[4] for w, channel, handle, text, _ in [s]])
 
 
 def queue_media(conn: Connection, work: list[Work], now: datetime) -> None:

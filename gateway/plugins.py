@@ -19,6 +19,7 @@ DEFAULT_PLUGINS = {
     "sms": "adapters.sms.plugin",
     "telegram": "adapters.telegram.plugin",
     "email": "adapters.email.plugin",
+    "walk_in": "adapters.walk_in.plugin",
 }
 
 

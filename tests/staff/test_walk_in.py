@@ -1,0 +1,233 @@
+"""The counter form: a walk-in complaint through the same pipeline as every channel, the
+printable receipt, notifications on consent, and every named bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import func, select
+
+from adapters.fake.plugin import FakeChannel
+from core import tracking
+from core.hookspecs import hookimpl
+from core.models import Attachment, InboxItem, Message, OutboxItem, Report
+from gateway.app import create_app
+from tests.adapters.web.helpers import png
+from tests.staff.conftest import csrf_of, sign_in
+
+report_t, inbox_t, message_t = Report.__table__, InboxItem.__table__, Message.__table__
+outbox_t, attachment_t = OutboxItem.__table__, Attachment.__table__
+
+
+def form_page(client: TestClient) -> str:
+    r = client.get("/staff/walk-in")
+    assert r.status_code == 200
+    return r.text
+
+
+def submit(client: TestClient, files=None, csrf: str | None = "auto", **fields):
+    page = form_page(client)
+    data = {"text": "Saluran air tersumbat di depan rumah.", "name": "Ibu Sari",
+            "submission_id": "walkin-test-0001", **fields}
+    if csrf == "auto":
+        data["csrf"] = csrf_of(page)
+    elif csrf is not None:
+        data["csrf"] = csrf
+    return client.post("/staff/walk-in", data=data, files=files or [])
+
+
+def count(kanal, table) -> int:
+    with kanal.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+def only(kanal, table):
+    with kanal.engine.connect() as conn:
+        [row] = conn.execute(select(table)).all()
+    return row
+
+
+def test_counter_complaint_becomes_a_report_with_a_printable_receipt(staff_client,
+                                                                      staff_kanal):
+    sign_in(staff_client, "loket")
+    r = submit(staff_client, files=[("files", ("foto.png", png(), "image/png"))],
+               category=staff_kanal.category_list[0]["id"], address="Jl. Mawar 3")
+    assert r.status_code == 303, r.text
+    receipt_url = r.headers["location"]
+    shown = receipt_url.rsplit("/", 1)[1]
+    report = only(staff_kanal, report_t)
+    assert tracking.display(report.tracking_id) == shown
+    # counted under the counter's official channel, routed to the office's kelurahan
+    assert (report.channel, report.official_channel) == ("kantor-kelurahan",
+                                                         "kantor-kelurahan")
+    assert report.kelurahan_code == "31.71.01.1001" and report.address == "Jl. Mawar 3"
+    assert only(staff_kanal, attachment_t).media_type == "image/png"
+    kept = json.loads(only(staff_kanal, inbox_t).payload)
+    assert kept["clerk"] == "loket" and kept["office_id"] == "kelurahan-31.71.01.1001"
+    page = staff_client.get(receipt_url)
+    assert page.status_code == 200
+    assert f'id="tracking-id">{shown}<' in page.text
+    assert "Kantor Kelurahan Alfa" in page.text and " WIB" in page.text
+    assert f"/lacak/{shown}" in page.text and f"STATUS {shown}" in page.text
+    assert 'src="data:image/svg+xml' in page.text  # the QR code
+    assert "@media print" in staff_client.get("/static/staff.css").text
+    # the citizen finds it on the public tracking page
+    assert staff_client.get(f"/lacak/{shown}").status_code == 200
+
+
+def test_kecamatan_counter_sends_unlocated_reports_to_triage_in_its_kecamatan(
+        staff_client, staff_kanal):
+    sign_in(staff_client, "loketkec")
+    assert 'value="" selected' not in form_page(staff_client)
+    assert submit(staff_client).status_code == 303
+    report = only(staff_kanal, report_t)
+    assert report.channel == "kantor-kecamatan" and report.kelurahan_code is None
+    assert report.kecamatan_code == "31.72.01" and report.queue == "triage:31.72.01"
+
+
+def test_picked_kelurahan_wins_over_the_office_default(staff_client, staff_kanal):
+    sign_in(staff_client, "loket")
+    assert submit(staff_client, kelurahan="31.72.01.1002").status_code == 303
+    assert only(staff_kanal, report_t).kelurahan_code == "31.72.01.1002"
+
+
+def test_kelurahan_office_form_defaults_to_its_own_kelurahan(staff_client):
+    sign_in(staff_client, "loket")
+    assert 'value="31.71.01.1001" selected' in form_page(staff_client)
+
+
+def test_same_form_posted_twice_is_one_report(staff_client, staff_kanal):
+    sign_in(staff_client, "loket")
+    first = submit(staff_client).headers["location"]
+    assert submit(staff_client).headers["location"] == first
+    assert count(staff_kanal, report_t) == 1
+
+
+@pytest.mark.parametrize("fields, files, status, says", [
+    pytest.param({"text": "  "}, None, 422, "Tulis isi pengaduan warga", id="missing-text"),
+    pytest.param({"phone": "12"}, None, 422, "nomor telepon yang benar", id="bad-phone"),
+    pytest.param({"kelurahan": "31.99.99.9999"}, None, 422, "Pilih kelurahan dari daftar",
+                 id="unknown-kelurahan"),
+    pytest.param({"consent": "yes"}, None, 422, "isi nomor telepon atau email",
+                 id="consent-without-contact"),
+    pytest.param({}, [("files", ("surat.exe", b"MZ\x90\x00" * 64, "application/pdf"))], 415,
+                 "tidak dapat diterima", id="wrong-type"),
+    pytest.param({}, [("files", ("besar.png", png(pad=300_000), "image/png"))], 413,
+                 "terlalu besar", id="too-large"),
+])
+def test_bad_input_keeps_what_was_typed_and_saves_nothing(staff_client, staff_kanal, fields,
+                                                          files, status, says):
+    staff_kanal.settings.max_photo_bytes = 200_000
+    sign_in(staff_client, "loket")
+    r = submit(staff_client, files=files, address="Jl. Kenanga 7", **fields)
+    assert r.status_code == status
+    assert says in r.text and "Laporan belum disimpan" in r.text
+    assert 'value="Ibu Sari"' in r.text and 'value="Jl. Kenanga 7"' in r.text
+    assert count(staff_kanal, inbox_t) == count(staff_kanal, report_t) == 0
+    if files:
+        assert "Pilih lagi 1 berkas" in r.text
+
+
+def test_pdf_documents_are_taken(staff_client, staff_kanal):
+    sign_in(staff_client, "loket")
+    pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+    r = submit(staff_client, files=[("files", ("surat.pdf", pdf, "application/pdf"))])
+    assert r.status_code == 303
+    assert only(staff_kanal, attachment_t).media_type == "application/pdf"
+
+
+def test_missing_csrf_token_keeps_the_form(staff_client, staff_kanal):
+    sign_in(staff_client, "loket")
+    r = submit(staff_client, csrf=None)
+    assert r.status_code == 403 and "Formulir ini sudah kedaluwarsa" in r.text
+    assert "Saluran air tersumbat" in r.text
+    assert count(staff_kanal, inbox_t) == 0
+    # the form that came back carries a good token: sending it again works
+    again = staff_client.post("/staff/walk-in", data={
+        "text": "Saluran air tersumbat di depan rumah.", "csrf": csrf_of(r.text),
+        "submission_id": "walkin-test-0001"})
+    assert again.status_code == 303
+
+
+def test_expired_session_keeps_the_form_and_resumes_after_signing_in(staff_client,
+                                                                     staff_kanal):
+    sign_in(staff_client, "loket")
+    page = form_page(staff_client)
+    staff_client.cookies.clear()  # the session is gone (expired, or signed out elsewhere)
+    r = staff_client.post("/staff/walk-in", data={
+        "text": "Lampu taman mati.", "name": "Pak Budi", "csrf": csrf_of(page),
+        "submission_id": "walkin-test-0002"})
+    assert r.status_code == 401 and "Sesi Anda telah berakhir" in r.text
+    assert "Lampu taman mati." in r.text and 'value="Pak Budi"' in r.text
+    assert count(staff_kanal, inbox_t) == 0
+    kept = csrf_of(r.text)
+    login = staff_client.get("/staff/login")  # in another tab
+    staff_client.post("/staff/login", data={"username": "loket",
+                                            "password": "kata-sandi-rahasia",
+                                            "csrf": csrf_of(login.text)})
+    done = staff_client.post("/staff/walk-in", data={
+        "text": "Lampu taman mati.", "name": "Pak Budi", "csrf": kept,
+        "submission_id": "walkin-test-0002"})
+    assert done.status_code == 303 and count(staff_kanal, report_t) == 1
+
+
+def test_citizen_text_is_escaped(staff_client, staff_kanal):
+    sign_in(staff_client, "loket")
+    evil = "<script>alert('x')</script>"
+    r = submit(staff_client, text=evil, name=evil, phone="12")
+    assert r.status_code == 422
+    assert "<script>alert" not in r.text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in r.text
+    ok = submit(staff_client, text=evil + " jalan rusak", name=evil)
+    shown = ok.headers["location"].rsplit("/", 1)[1]
+    for url in (ok.headers["location"], f"/staff/lookup?id={shown}", f"/lacak/{shown}"):
+        assert "<script>alert" not in staff_client.get(url).text, url
+
+
+class PhoneChannel(FakeChannel):
+    """A stand-in for the SMS channel: same contract, sends to phone numbers."""
+
+    name = "fake_phone"
+    sender_kind = "phone"
+
+
+class PhonePlugin:
+    @hookimpl
+    def kanal_register_adapters(self, register):
+        register(PhoneChannel)
+
+
+@pytest.fixture
+def notify_client(staff_kanal_factory):
+    kanal = staff_kanal_factory(
+        extra_channels=[{"id": "sms-test", "official_channel": "test",
+                         "adapter": "fake_phone"}],
+        extra_plugins=(PhonePlugin(),))
+    with TestClient(create_app(kanal=kanal, run_workers=False),
+                    follow_redirects=False) as client:
+        yield kanal, client
+
+
+def test_consenting_citizen_gets_the_ack_by_sms(notify_client):
+    kanal, client = notify_client
+    sign_in(client, "loket")
+    r = submit(client, phone="0812 3456 7890", consent="yes")
+    shown = r.headers["location"].rsplit("/", 1)[1]
+    assert kanal.dispatcher.run_once() == 1
+    [sent] = kanal.adapters["sms-test"].sent
+    assert sent.recipient == "+6281234567890" and shown in sent.text
+    with kanal.engine.connect() as conn:
+        out = conn.execute(select(message_t).where(message_t.c.direction == "out")
+                           .order_by(message_t.c.id)).all()
+    # the receipt (inline) and the SMS, both on the report
+    assert [(m.channel, m.delivery) for m in out] == [("kantor-kelurahan", "delivered_inline"),
+                                                      ("sms-test", "sent")]
+
+
+def test_without_consent_nothing_is_sent(notify_client):
+    kanal, client = notify_client
+    sign_in(client, "loket")
+    assert submit(client, phone="0812 3456 7890").status_code == 303
+    assert count(kanal, outbox_t) == 0
