@@ -17,6 +17,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timezone
 from pathlib import Path
 from urllib.parse import quote
 
@@ -171,7 +172,10 @@ def _signed_in(request: Request) -> Staff | None:
     engine = request.app.state.kanal.engine
     with engine.connect() as conn:
         account = staff_mod.by_id(conn, session.staff_id)
-    if account is None or session.issued < account.sessions_valid_from.timestamp():
+    valid_from = account.sessions_valid_from if account is not None else None
+    if valid_from is not None and valid_from.tzinfo is None:  # SQLite keeps UTC, naive
+        valid_from = valid_from.replace(tzinfo=timezone.utc)
+    if account is None or session.issued < valid_from.timestamp():
         session.expired = True
         return None
     return account
