@@ -21,6 +21,7 @@ import sys
 import tempfile
 import time
 import uuid
+from contextlib import ExitStack
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -33,12 +34,12 @@ from email.utils import format_datetime  # noqa: E402
 import yaml  # noqa: E402
 from imapclient import IMAPClient  # noqa: E402
 from pipeline import (  # noqa: E402
-    TEXTS, reset_peak_rss, shared_geojson, status_kb, with_search_path,
+    TEXTS, bench_database, reset_peak_rss, shared_geojson, status_kb,
 )
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 
-from core.db import is_sqlite, make_engine, upgrade  # noqa: E402
+from core.db import upgrade  # noqa: E402
 from core.models import Attachment, InboxItem, OutboxItem, Report  # noqa: E402
 from core.settings import KanalSettings  # noqa: E402
 from tests.adapters.email import dovecot as dovecot_mod  # noqa: E402
@@ -142,18 +143,12 @@ def main() -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
 
     tmp = Path(tempfile.mkdtemp(prefix="kanal-bench-email-"))
-    schema = admin = server = kanal = None
-    if args.database_url and not is_sqlite(args.database_url):
-        schema = f"kanal_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        admin = make_engine(args.database_url)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = with_search_path(args.database_url, schema)
-    else:
-        url = args.database_url or f"sqlite:///{tmp / 'kanal.sqlite3'}"
+    server = kanal = None
+    database = ExitStack()
     rng, run, now = random.Random(args.seed), uuid.uuid4().hex[:8], datetime.now(timezone.utc)
     phases, nan = [], float("nan")
     try:
+        url = database.enter_context(bench_database(args.database_url, tmp))
         upgrade(url)
         from gateway.runtime import Kanal
 
@@ -206,10 +201,7 @@ def main() -> int:
             kanal.stop()
         if server is not None:
             server.close()
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        database.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
     seconds = sum(ph["poll_seconds"] for ph in phases)

@@ -18,6 +18,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -63,6 +65,25 @@ def shared_geojson() -> Path | None:
     base = os.environ.get("KANAL_SHARED_DATA")
     path = (Path(base) if base else ROOT.parent / "shared/data") / "jakarta_kelurahan.geojson"
     return path if path.exists() else None
+
+
+@contextmanager
+def bench_database(database_url: str | None, tmp: Path) -> Iterator[str]:
+    """The URL of a fresh database: a SQLite file in ``tmp``, or with a PostgreSQL URL a
+    private schema (through search_path), dropped afterwards."""
+    if not database_url or is_sqlite(database_url):
+        yield database_url or f"sqlite:///{tmp / 'kanal.sqlite3'}"
+        return
+    schema = f"kanal_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    admin = make_engine(database_url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    try:
+        yield with_search_path(database_url, schema)
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
 
 
 def with_search_path(url: str, schema: str) -> str:
@@ -133,16 +154,9 @@ def main() -> int:
     say = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
 
     tmp = Path(tempfile.mkdtemp(prefix="kanal-bench-pipeline-"))
-    schema = admin = None
-    if args.database_url and not is_sqlite(args.database_url):
-        schema = f"kanal_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-        admin = make_engine(args.database_url)
-        with admin.begin() as conn:
-            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        url = with_search_path(args.database_url, schema)
-    else:
-        url = args.database_url or f"sqlite:///{tmp / 'kanal.sqlite3'}"
+    database = ExitStack()
     try:
+        url = database.enter_context(bench_database(args.database_url, tmp))
         upgrade(url)
         from gateway.runtime import Kanal
 
@@ -185,10 +199,7 @@ def main() -> int:
                 it.c.status.in_(["pending", "quarantined"])).group_by(it.c.status)).all())
         kanal.engine.dispose()
     finally:
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+        database.close()
         shutil.rmtree(tmp, ignore_errors=True)
 
     rps = done / elapsed if elapsed else 0.0

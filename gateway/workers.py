@@ -10,16 +10,11 @@ from collections.abc import Callable
 log = logging.getLogger(__name__)
 
 
-class Worker:
-    def __init__(self, name: str, step: Callable[[], int], *, interval: float,
-                 pause: Callable[[], float | None] = lambda: None):
-        """``step`` does one round and returns how much it did; ``pause`` says how soon to
-        try again when it did nothing but work is waiting (a rate limit)."""
+class _Background:
+    """A named daemon thread running ``_run`` until ``stop``."""
+
+    def __init__(self, name: str):
         self.name = name
-        self.step = step
-        self.interval = interval
-        self.pause = pause
-        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -29,13 +24,31 @@ class Worker:
         self._thread.start()
 
     def wake(self) -> None:
-        self._wake.set()
+        """Nothing to do by default."""
 
     def stop(self, timeout: float = 10) -> None:
         self._stop.set()
-        self._wake.set()
+        self.wake()
         if self._thread is not None:
             self._thread.join(timeout)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class Worker(_Background):
+    def __init__(self, name: str, step: Callable[[], int], *, interval: float,
+                 pause: Callable[[], float | None] = lambda: None):
+        """``step`` does one round and returns how much it did; ``pause`` says how soon to
+        try again when it did nothing but work is waiting (a rate limit)."""
+        super().__init__(name)
+        self.step = step
+        self.interval = interval
+        self.pause = pause
+        self._wake = threading.Event()
+
+    def wake(self) -> None:
+        self._wake.set()
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -50,29 +63,14 @@ class Worker:
             self._wake.clear()
 
 
-class Watcher:
+class Watcher(_Background):
     """A thread running an adapter's ``watch(wake, stop)`` (IMAP IDLE) until stopped."""
 
     def __init__(self, name: str, watch: Callable[[Callable[[], None], threading.Event], None],
                  wake: Callable[[], None]):
-        self.name = name
+        super().__init__(name)
         self.watch = watch
         self.on_news = wake
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name=f"kanal-{self.name}",
-                                        daemon=True)
-        self._thread.start()
-
-    def wake(self) -> None:
-        """Nothing to do: a watcher wakes others."""
-
-    def stop(self, timeout: float = 10) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
 
     def _run(self) -> None:
         try:

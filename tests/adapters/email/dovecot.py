@@ -34,7 +34,7 @@ def available() -> str | None:
     return None
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -45,7 +45,7 @@ class Dovecot:
         self.root = Path(tempfile.mkdtemp(prefix="kanal-dovecot-"))
         os.chmod(self.root, 0o755)  # nobody must reach the Maildirs
         self.host = "127.0.0.1"
-        self.port = _free_port()
+        self.port = free_port()
         self.binary = shutil.which("dovecot") or "/usr/sbin/dovecot"
         self.base_dir = self.root / "run"
         self.mail = self.root / "mail"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+
+from tests.adapters.email.dovecot import free_port
 
 # recipients the server refuses for good (550) or for now (451)
 REFUSED = "unknown@"
@@ -47,12 +48,6 @@ class Sink:
                     raise AssertionError(f"{len(self.mails)} of {count} mails arrived")
                 self._arrived.wait(left)
             return [m for _, _, m in self.mails]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class SmtpServer:

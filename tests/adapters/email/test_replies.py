@@ -258,7 +258,7 @@ def test_recipient_deferred_is_retried(email_kanal, mailbox, smtp_server):
 
 
 def test_smtp_server_down_is_retried(email_kanal_factory, mailbox, smtp_server):
-    from tests.adapters.email.smtpd import free_port
+    from tests.adapters.email.dovecot import free_port
 
     kanal = email_kanal_factory(smtp_port=free_port())  # nothing listens there
     intake(kanal, mailbox, mail(1))
