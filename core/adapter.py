@@ -166,6 +166,10 @@ class Adapter:
         """Polling channels: new payloads since ``cursor`` and the next cursor."""
         return None
 
+    def poll_again(self, envelopes: list[Envelope]) -> bool:
+        """After a poll that returned ``envelopes``: whether more is waiting at once."""
+        return self.max_per_poll is not None and len(envelopes) >= self.max_per_poll
+
     def watch(self, wake: Callable[[], None], stop: threading.Event) -> None:
         """Channels that can hear of new payloads between polls (IMAP IDLE): block until
         ``stop`` is set, calling ``wake`` (which asks for a poll soon, without waiting for
@@ -176,7 +180,7 @@ class Adapter:
     polls: bool = False
     poll_interval_seconds: float = 30.0
     # a poll that returns this many payloads is followed at once by the next one, until
-    # the backlog is drained; None = one poll per round
+    # the backlog is drained; None = one poll per round (see poll_again)
     max_per_poll: int | None = None
     # True when ``watch`` is implemented (and the settings turn it on)
     watches: bool = False

@@ -220,6 +220,5 @@ class Kanal:
                     with writing(self.engine) as conn:
                         set_cursor(conn, channel_id, next_cursor)
                 total += len(envelopes)
-                limit = adapter.max_per_poll
-                if limit is None or len(envelopes) < limit or next_cursor == cursor:
+                if next_cursor == cursor or not adapter.poll_again(envelopes):
                     return total

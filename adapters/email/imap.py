@@ -21,6 +21,8 @@ from adapters.email.parse import header, ids
 from adapters.email.settings import EmailSettings
 
 CHUNK = 50
+# bodies asked for in one FETCH at most (IMAPClient holds a whole response in memory)
+FETCH_BYTES = 16 * 1024 * 1024
 # content types of the inbox payloads
 MAIL_TYPE = "message/rfc822"
 OVERSIZE_TYPE = "text/rfc822-headers"
@@ -90,48 +92,80 @@ def _field(data: dict, prefix: bytes) -> bytes:
     return b""
 
 
+def _within(sizes: list[tuple[int, int]], budget: int) -> list[list[int]]:
+    """UIDs in groups whose sizes add up to at most ``budget`` (a larger mail alone)."""
+    groups: list[list[int]] = []
+    used = budget
+    for uid, size in sizes:
+        if used + size > budget or not groups:
+            groups.append([])
+            used = 0
+        groups[-1].append(uid)
+        used += size
+    return groups
+
+
 def read_new(client: IMAPClient, settings: EmailSettings, cursor: Cursor | None
-             ) -> tuple[list[FetchedMail], Cursor]:
-    """Mail after ``cursor`` in the selected mailbox, oldest first, and the next cursor.
-    A different UIDVALIDITY starts again from UID 1 (the inbox dedups by Message-ID)."""
+             ) -> tuple[list[FetchedMail], Cursor, bool]:
+    """Mail after ``cursor`` in the selected mailbox, oldest first, the next cursor, and
+    whether more is waiting. One read holds at most ``max_per_poll`` mails and about
+    ``max_poll_bytes`` of them (always at least one mail), fetched ``FETCH_BYTES`` at a
+    time, so memory stays flat whatever the mailbox holds. A different UIDVALIDITY starts
+    again from UID 1 (the inbox dedups by Message-ID)."""
     status = client.select_folder(settings.mailbox, readonly=True)
     validity = int(status[b"UIDVALIDITY"])
     last = cursor.last_uid if cursor is not None and cursor.uidvalidity == validity else 0
     # "N:*" also returns the last message when its UID is below N
     uids = sorted(u for u in client.search(["UID", f"{last + 1}:*"]) if u > last)
+    more = len(uids) > settings.max_per_poll
     uids = uids[:settings.max_per_poll]
     mails: list[FetchedMail] = []
+    used, end = 0, last
     for start in range(0, len(uids), CHUNK):
         chunk = uids[start:start + CHUNK]
         meta = client.fetch(chunk, ["RFC822.SIZE", "INTERNALDATE",
                                     "BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]"])
-        small = [u for u in chunk if u in meta and meta[u].get(b"RFC822.SIZE", 0)
-                 <= settings.max_bytes]
-        large = [u for u in chunk if u in meta and u not in small]
-        bodies = client.fetch(small, ["BODY.PEEK[]"]) if small else {}
-        heads = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
+        taken: list[int] = []
         for uid in chunk:
+            size = meta.get(uid, {}).get(b"RFC822.SIZE", 0)
+            cost = size if size <= settings.max_bytes else 0  # only headers of the others
+            if (mails or taken) and used + cost > settings.max_poll_bytes:
+                more = True
+                break
+            used += cost
+            taken.append(uid)
+        small = [(u, meta[u].get(b"RFC822.SIZE", 0)) for u in taken if u in meta
+                 and meta[u].get(b"RFC822.SIZE", 0) <= settings.max_bytes]
+        large = [u for u in taken if u in meta and u not in dict(small)]
+        bodies: dict = {}
+        for group in _within(small, FETCH_BYTES):
+            bodies.update(client.fetch(group, ["BODY.PEEK[]"]))
+        heads = client.fetch(large, ["BODY.PEEK[HEADER]"]) if large else {}
+        for uid in taken:
             if uid not in meta:  # expunged meanwhile
                 continue
-            info = meta[uid]
-            mid = message_id(_field(info, b"BODY[HEADER.FIELDS"))
-            external_id = mid or f"uid:{validity}:{uid}"
-            if uid in bodies:
-                payload, kind = _field(bodies[uid], b"BODY[]"), MAIL_TYPE
-            else:
-                size = info.get(b"RFC822.SIZE", 0)
-                marker = (OVERSIZE_MARKER + f"{size}; limit={settings.max_bytes}".encode()
-                          + b"\r\n")
-                payload = marker + _field(heads.get(uid, {}), b"BODY[HEADER]")
-                kind = OVERSIZE_TYPE
-            when = info.get(b"INTERNALDATE")
-            mails.append(FetchedMail(uid, external_id, payload, kind,
-                                     when if isinstance(when, datetime) and when.tzinfo
-                                     else None))
-    end = mails[-1].uid if mails else last
-    if uids and not mails:
-        end = uids[-1]  # all of them expunged meanwhile
-    return mails, Cursor(validity, end)
+            mails.append(_mail(uid, validity, meta[uid], bodies.pop(uid, None),
+                               heads.get(uid), settings))
+        if taken:
+            end = taken[-1]
+        if len(taken) < len(chunk):
+            break
+    return mails, Cursor(validity, end), more
+
+
+def _mail(uid: int, validity: int, info: dict, body: dict | None, head: dict | None,
+          settings: EmailSettings) -> FetchedMail:
+    mid = message_id(_field(info, b"BODY[HEADER.FIELDS"))
+    external_id = mid or f"uid:{validity}:{uid}"
+    if body is not None:
+        payload, kind = _field(body, b"BODY[]"), MAIL_TYPE
+    else:
+        size = info.get(b"RFC822.SIZE", 0)
+        marker = OVERSIZE_MARKER + f"{size}; limit={settings.max_bytes}".encode() + b"\r\n"
+        payload, kind = marker + _field(head or {}, b"BODY[HEADER]"), OVERSIZE_TYPE
+    when = info.get(b"INTERNALDATE")
+    return FetchedMail(uid, external_id, payload, kind,
+                       when if isinstance(when, datetime) and when.tzinfo else None)
 
 
 def oversize(payload: bytes) -> tuple[int, int] | None:

@@ -54,7 +54,7 @@ class EmailAdapter(Adapter):
         super().__init__(*args, **kw)
         s: EmailSettings = self.settings
         self.poll_interval_seconds = s.poll_interval_seconds
-        self.max_per_poll = s.max_per_poll
+        self._more = False  # the last poll left mail waiting
         self.watches = s.idle
         self.acks = AckLimiter(s.max_acks_per_hour)
         self.own_addresses = {s.address, *s.own_addresses}
@@ -82,11 +82,14 @@ class EmailAdapter(Adapter):
             if moved:
                 log.info("%s: moved %d processed mails to %s", self.channel_id, moved,
                          self.settings.move_to)
-            mails, next_cursor = imap.read_new(client, self.settings, committed)
+            mails, next_cursor, self._more = imap.read_new(client, self.settings, committed)
         envelopes = [Envelope(self.channel_id, m.external_id, m.payload,
                               content_type=m.content_type, received_at=m.internal_date)
                      for m in mails]
         return envelopes, str(next_cursor)
+
+    def poll_again(self, envelopes: list[Envelope]) -> bool:
+        return self._more
 
     def watch(self, wake: Callable[[], None], stop: threading.Event) -> None:
         """IMAP IDLE on the mailbox, reconnecting with back-off and jitter; every

@@ -31,8 +31,10 @@ class EmailSettings(BaseModel):
     # a folder processed mail is moved to after the commit; None = never move or delete
     move_to: str | None = None
     poll_interval_seconds: float = Field(default=30.0, gt=0)
-    # mails read per poll; the cursor moves past them and the next poll goes on
+    # mails read per poll, and about how many bytes of them; the cursor moves past them
+    # and the next poll goes on at once
     max_per_poll: int = Field(default=500, gt=0)
+    max_poll_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
     timeout_seconds: float = Field(default=30.0, gt=0)
     # IMAP IDLE: new mail is read within a second instead of at the next poll; the IDLE
     # command is renewed before the 29 minutes RFC 2177 allows

@@ -212,3 +212,27 @@ def test_named_mails_arrive_through_dovecot_as_parsed(email_kanal, mailbox, name
     stored = rows(email_kanal, attachment_t)
     assert [a.media_type for a in stored] == [a.media_type for a in expected.attachments]
     assert count(email_kanal, report_t) == 1
+
+
+def test_a_poll_holds_about_max_poll_bytes_of_mail(email_kanal_factory, mailbox, monkeypatch):
+    from adapters.email import imap
+
+    reads = []
+    real = imap.read_new
+
+    def counted(*args, **kw):
+        mails, cursor, more = real(*args, **kw)
+        reads.append((len(mails), sum(len(m.payload) for m in mails), more))
+        return mails, cursor, more
+
+    monkeypatch.setattr(imap, "read_new", counted)
+    kanal = email_kanal_factory(max_poll_bytes=2500)
+    for n in range(5):
+        mailbox.deliver(mail(n, body=f"Jalan rusak nomor {n}. " + "x" * 900))
+    assert kanal.poll_channel("email") == 5 and count(kanal, report_t) == 5
+    assert len(reads) >= 3  # drained in several reads, none much over the budget
+    assert all(size <= 2500 + 1500 for _, size, _ in reads)
+    assert [more for *_, more in reads][-1] is False
+    big = mail(9, body="y" * 5000)  # a mail over the budget still gets through alone
+    mailbox.deliver(big)
+    assert kanal.poll_channel("email") == 1
