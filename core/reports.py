@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection, select
 
 from core import tracking
+from core.photos import PUBLIC_TYPES
 from core.models import (
     Attachment, CaseEvent, InboxItem, Message, Report, Reporter, ReporterIdentity,
 )
@@ -58,7 +59,7 @@ def public_report(conn: Connection, compact: str, *, categories: dict[str, str] 
          "url": f"/api/v1/reports/{compact}/photos/{a.id}"}
         for a in conn.execute(select(attachment_t.c.id, attachment_t.c.media_type)
                               .where(attachment_t.c.report_id == r.id,
-                                     attachment_t.c.media_type.like("image/%"))
+                                     attachment_t.c.media_type.in_(sorted(PUBLIC_TYPES)))
                               .order_by(attachment_t.c.id))
     ]
 

@@ -7,6 +7,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
 from core import reports, tracking
+from core.photos import PUBLIC_TYPES
 from core.errors import ApiError
 from gateway.pages import LANGUAGES
 
@@ -54,14 +55,15 @@ async def get_photo(request: Request, tracking_id: str, photo_id: int) -> Respon
     def load():
         with kanal.engine.connect() as conn:
             row = reports.photo(conn, compact, photo_id)
-        if row is None or not row.media_type.startswith("image/"):
+        if row is None or row.media_type not in PUBLIC_TYPES:
             return None
-        return row.media_type, kanal.store.open(row.sha256)
+        # never the original: its EXIF may say where the citizen lives
+        return kanal.public_photos.get(row.sha256, row.media_type)
 
     found = await run_in_threadpool(load)
     if found is None:
         raise ApiError(404, "not_found", "photo not found")
-    media_type, data = found
+    data, media_type = found
     return Response(data, media_type=media_type, headers={
         "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
 

@@ -166,6 +166,13 @@ class Kanal:
         return ready
 
     @cached_property
+    def public_photos(self):
+        """Photos as the public tracking page shows them: copies without metadata."""
+        from core.photos import PublicPhotos
+
+        return PublicPhotos(self.store)
+
+    @cached_property
     def auth(self):
         """Staff sessions and sign-in throttles (made on first use: the key may be a file)."""
         from gateway.auth import Auth
