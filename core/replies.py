@@ -151,13 +151,21 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
         "subject": None, "text": text, "thread_refs": None, "created_at": now,
         "delivery": "delivered_inline" if inline else "queued", "sent_at": now if inline else None,
     } for i, (w, channel, _, text, inline) in zip(ids, on_reports)])
-    message_ids = {id(s): i for i, s in zip(ids, on_reports)}
-    insert_rows(conn, outbox_t, [{
-        "channel": channel, "report_id": w.report_id, "message_id": message_ids.get(id(s)),
-        "recipient": handle, "kind": w.reply, "text": text,
-        "reply_to": w.message.external_id if channel == w.message.channel else None,
-        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
-    } for s in sends if not s[4] for w, channel, handle, text, _ in [s]])
+    message_ids = {id(send): i for i, send in zip(ids, on_reports)}
+    outbox = []
+    for send in sends:
+        w, channel, handle, text, inline = send
+        if inline:
+            continue
+        outbox.append({
+            "channel": channel, "report_id": w.report_id,
+            "message_id": message_ids.get(id(send)), "recipient": handle, "kind": w.reply,
+            "text": text,
+            # a reply threads onto the message it answers; a notification starts afresh
+            "reply_to": w.message.external_id if channel == w.message.channel else None,
+            "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+        })
+    insert_rows(conn, outbox_t, outbox)
 
 
 def queue_media(conn: Connection, work: list[Work], now: datetime) -> None:

@@ -11,7 +11,9 @@ from sqlalchemy import func, select
 
 from core import tracking
 from core.adapter import PermanentSendError, RetryLater
-from core.models import InboxItem, MediaJob, Message, OutboxItem, Report, ReporterIdentity
+from core.models import (
+    Attachment, InboxItem, MediaJob, Message, OutboxItem, Report, ReporterIdentity,
+)
 from core.outbox import record_delivery, retry
 from tests.adapters.web.helpers import png
 
@@ -122,7 +124,17 @@ def test_media_is_fetched_after_the_ack_and_attached(kanal, fake, client):
     assert job.status == "done" and job.attachment_id
     view = client.get(f"/api/v1/reports/{compact}").json()
     [photo] = view["photos"]
-    assert client.get(photo["url"]).content == png()
+    served = client.get(photo["url"])  # the public copy (no metadata) of the same picture
+    from io import BytesIO
+
+    from PIL import Image
+
+    assert served.headers["content-type"] == "image/png"
+    assert (Image.open(BytesIO(served.content)).convert("RGB").tobytes()
+            == Image.open(BytesIO(png())).convert("RGB").tobytes())
+    with kanal.engine.connect() as conn:
+        sha = conn.execute(select(Attachment.__table__.c.sha256)).scalar_one()
+    assert kanal.store.open(sha) == png()  # the stored file is the one downloaded
 
 
 def test_a_failing_download_is_retried_then_given_up_and_the_message_kept(kanal, fake):
