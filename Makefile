@@ -29,7 +29,8 @@ $(BIN)/.installed: setup.cfg pyproject.toml
 # A local .env with a JAKI API key for trying kanal out (never committed).
 .env:
 	@$(PYTHON) -c 'import secrets; print("KANAL_JAKI_API_KEY=dev-" + secrets.token_urlsafe(18))' > $@
-	@echo "wrote .env with a development JAKI API key"
+	@if [ -n "$(SHARED_BOUNDARIES)" ]; then echo "KANAL_BOUNDARIES=$(abspath $(SHARED_BOUNDARIES))" >> $@; fi
+	@echo "wrote .env with a development JAKI API key (and the boundaries, for .venv/bin/kanal too)"
 
 run: $(BIN)/.installed .env
 	@grep '^KANAL_JAKI_API_KEY=' .env | sed 's/^/JAKI API key (from .env): /'
