@@ -74,8 +74,9 @@ class InboundMessage:
     # contacts that also get the answer, on whichever channel serves their kind ("phone":
     # SMS, "email": email), when they asked for it (a walk-in citizen who consented)
     notify: list[Sender] = field(default_factory=list)
-    # report (new report or follow-up), status, opt_out, opt_in, start, edit, or
-    # delivery_report (a provider says a message we sent failed; intent_arg is its id)
+    # report (new report or follow-up), status, opt_out, opt_in, start, edit,
+    # delivery_report (a provider says a message we sent failed; intent_arg is its id) or
+    # ignore (kept in the inbox as processed, nothing else; intent_arg says why)
     intent: str = "report"
     intent_arg: str | None = None
     # why kanal must not answer this message automatically (loop protection: an

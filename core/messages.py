@@ -26,6 +26,8 @@ TEXTS = {
                     "/status <nomor>",
         "too_large": "Email Anda ({size}) melebihi batas {limit} dan tidak kami terima. "
                      "Kirim ulang dengan lampiran lebih kecil.",
+        "unsupported_message": "Maaf, pesan jenis ini belum dapat kami terima. Tulis keluhan "
+                               "Anda sebagai teks, boleh dengan foto dan lokasi.",
     },
     "en": {
         "ack": "Report received, number {tid}. Check: reply STATUS {tid} or open {url}",
@@ -40,6 +42,8 @@ TEXTS = {
                     "send a location or photo if you can. Check a report: /status <number>",
         "too_large": "Your email ({size}) is over the {limit} limit and was not taken. "
                      "Please send it again with smaller attachments.",
+        "unsupported_message": "Sorry, we cannot take this kind of message yet. Please write "
+                               "your complaint as text, with a photo and location if you can.",
     },
 }
 

@@ -9,9 +9,10 @@ from core.adapter import InboxRecord
 from core.canonical import InboundMessage
 from core.unit import NewReport
 
-# what citizens may ask on conversational channels instead of reporting, and a
-# provider's report that a message we sent was not delivered
-REQUESTS = frozenset({"status", "opt_out", "opt_in", "start", "delivery_report"})
+# what citizens may ask on conversational channels instead of reporting, a provider's
+# report that a message we sent was not delivered, and what is taken but let go (a live
+# location's updates)
+REQUESTS = frozenset({"status", "opt_out", "opt_in", "start", "delivery_report", "ignore"})
 
 
 @dataclass(slots=True, eq=False)

@@ -13,7 +13,7 @@ from telegram.constants import ChatType
 
 from adapters.telegram.media import file_ref
 from adapters.telegram.outbound import message_id
-from core.adapter import Envelope, InboxRecord, NormalizeError
+from core.adapter import Envelope, InboxRecord, NormalizeError, Notice
 from core.canonical import InboundMessage, Location, MediaRef, Sender
 from core.errors import ApiError
 
@@ -123,25 +123,31 @@ def to_message(adapter: TelegramAdapter, item: InboxRecord) -> InboundMessage:
         raise NormalizeError(f"message from a {chat.type} chat; only private chats are read")
     edited = update.message is None
     text = msg.text or msg.caption or ""
+    own_id = message_id(chat.id, msg.message_id)
+    sender = Sender("telegram", str(chat.id),
+                    (msg.from_user.full_name if msg.from_user else chat.full_name) or None)
     if edited and not text.strip():
-        # a live location moves by editing its message, every few seconds
-        raise NormalizeError("edit without text (a live location update); the first "
-                             "position was kept")
+        # a live location moves by editing its message, every few seconds for hours:
+        # taken and let go, not quarantined (the first position was kept)
+        return InboundMessage(
+            channel=adapter.channel_id, official_channel=adapter.official.id,
+            external_id=own_id, text="", sender=sender, intent="ignore",
+            intent_arg="a live location update", extra={"update_id": update.update_id})
     # an edited caption must not attach the same photo again
     media, location = ([] if edited else _media(msg)), _location(msg)
     if not (text.strip() or media or location):
-        raise NormalizeError(f"unsupported Telegram message: {_what(msg)}")
-    own_id = message_id(chat.id, msg.message_id)
+        # kept for staff (a voice note may hold a complaint), and the citizen is told
+        raise NormalizeError(f"unsupported Telegram message: {_what(msg)}",
+                             notice=Notice(str(chat.id), "unsupported_message", {}))
     refs = [own_id] if edited else []
     if not edited and msg.reply_to_message is not None:
         refs.append(message_id(chat.id, msg.reply_to_message.message_id))
-    who = msg.from_user.full_name if msg.from_user else chat.full_name
     return InboundMessage(
         channel=adapter.channel_id,
         official_channel=adapter.official.id,
         external_id=own_id,
         text=text,
-        sender=Sender("telegram", str(chat.id), who or None),
+        sender=sender,
         received_at=(msg.edit_date if edited else None) or msg.date,
         location=location,
         media=media,
