@@ -137,8 +137,10 @@ def to_message(adapter: TelegramAdapter, item: InboxRecord) -> InboundMessage:
     media, location = ([] if edited else _media(msg)), _location(msg)
     if not (text.strip() or media or location):
         # kept for staff (a voice note may hold a complaint), and the citizen is told
+        told = adapter.notices.take(str(chat.id)) == 0
         raise NormalizeError(f"unsupported Telegram message: {_what(msg)}",
-                             notice=Notice(str(chat.id), "unsupported_message", {}))
+                             notice=Notice(str(chat.id), "unsupported_message", {})
+                             if told else None)
     refs = [own_id] if edited else []
     if not edited and msg.reply_to_message is not None:
         refs.append(message_id(chat.id, msg.reply_to_message.message_id))

@@ -8,6 +8,7 @@ from adapters.telegram.settings import TelegramSettings
 from core.adapter import Adapter, Envelope, InboxRecord
 from core.canonical import InboundMessage, MediaRef, OutboundMessage, SendResult
 from core.hookspecs import hookimpl
+from core.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from fastapi import Request, Response
@@ -48,6 +49,8 @@ class TelegramAdapter(Adapter):
         # no thread and no connection until the first Bot API call
         self.bot: BotRunner = BotRunner(s.bot_token, s.api_base,
                                         timeout=s.request_timeout_seconds)
+        # "please write text" at most once per chat in 10 minutes, however many stickers
+        self.notices = RateLimiter(per_minute=0.1, burst=1)
 
     def close(self) -> None:
         """Stop the private event loop and close the Bot's HTTP clients."""

@@ -150,3 +150,19 @@ def test_normalize_is_deterministic(telegram_kanal):
     assert first.external_id == "123456789:42" and first.sender.display_name == "Budi Santoso"
     assert [m.url for m in first.media] == ["tg-file:AgACAgUAAxkBAAIBsmXlarge"]
     assert first.received_at.isoformat() == "2026-01-02T00:01:00+00:00"
+
+
+def test_a_burst_of_stickers_gets_one_request_for_text(telegram_kanal, tg_client):
+    kanal = telegram_kanal(mode="webhook")
+    client = tg_client(kanal)
+    sticker = json.loads(update_bytes("sticker.json"))
+    for n in range(4):
+        sticker["update_id"] += 1
+        sticker["message"]["message_id"] += 1
+        r = client.post("/webhooks/telegram", content=json.dumps(sticker).encode(),
+                        headers=GOOD)
+        assert r.status_code == 200
+    assert count(kanal, InboxItem, InboxItem.__table__.c.status == "quarantined") == 4
+    with kanal.engine.connect() as conn:
+        kinds = conn.execute(select(OutboxItem.__table__.c.kind)).scalars().all()
+    assert kinds == ["unsupported_message"]
