@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -14,13 +15,20 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 
 
+# where an installed wheel keeps the default config/ files (setup.cfg data_files)
+SHARE = Path(sys.prefix) / "share" / "kanal"
+
+
 def resolve(path: str | Path) -> Path:
-    """A relative path is taken from the working directory, else from the project root."""
+    """A relative path is taken from the working directory, else from the project root
+    (a source checkout), else from the installed copy (a wheel: <prefix>/share/kanal)."""
     p = Path(path)
     if p.is_absolute() or p.exists():
         return p
-    candidate = PROJECT_ROOT / p
-    return candidate if candidate.exists() else p
+    for root in (PROJECT_ROOT, SHARE):
+        if (root / p).exists():
+            return root / p
+    return p
 
 
 class KanalSettings(BaseSettings):

@@ -105,3 +105,21 @@ def test_env_references_may_have_a_default(tmp_path, env, expected):
     c = load_channels(path, env={**env, "K_NUM": "+62811"}).channels[0]
     assert c.settings == {"api_base": expected, "n": "whatsapp:+62811"}
     assert c.missing_env == []
+
+
+def test_an_installed_wheel_finds_its_default_config(tmp_path, monkeypatch):
+    """Outside a checkout, config/ comes from <prefix>/share/kanal (setup.cfg data_files)."""
+    from core import settings as settings_mod
+
+    share = tmp_path / "share" / "kanal"
+    (share / "config").mkdir(parents=True)
+    (share / "config" / "channels.yaml").write_text("channels: []\n")
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setattr(settings_mod, "PROJECT_ROOT", tmp_path / "site-packages")
+    monkeypatch.setattr(settings_mod, "SHARE", share)
+    assert settings_mod.resolve("config/channels.yaml") == share / "config" / "channels.yaml"
+    (elsewhere / "config").mkdir()  # a config/ in the working directory wins
+    (elsewhere / "config" / "channels.yaml").write_text("channels: []\n")
+    assert settings_mod.resolve("config/channels.yaml") == Path("config/channels.yaml")
