@@ -1,6 +1,8 @@
 """Benchmark (d): the email channel's IMAP intake. Fills a throwaway Dovecot mailbox with
 N citizen mails and times ``Kanal.poll_channel("email")`` turning them into reports, in two
-phases (200 mails, then the rest) to show that memory stays flat as the mailbox grows.
+phases (200 mails, then the rest) to show that memory stays flat as the mailbox grows;
+then delivers 20 more one by one with dovecot-lda while IMAP IDLE runs, and times each
+from delivery to report.
 
 Usage: kanal bench email (bench/email_intake.py) [--count 2000] [--database-url URL] [--json]
 Needs root and Dovecot (``tests/adapters/email/dovecot.py``). Without --database-url a fresh
@@ -48,6 +50,8 @@ from tests.adapters.web.helpers import png  # noqa: E402
 
 FIRST = 200  # mails of the first phase
 TARGET_GROWTH_MB = 50.0
+TARGET_LATENCY_S = 2.0
+LATENCY_SAMPLES = 20
 STREETS = ["Jl. Cikini Raya", "Jl. Salemba Raya", "Gang Mawar", "Jl. Kramat Raya",
            "Jl. Tebet Barat Dalam", "Jl. Kebon Sirih", "Jl. Pramuka", "Jl. Casablanca"]
 DETAIL = ("Kondisi ini sudah berlangsung cukup lama dan warga sekitar sudah beberapa kali "
@@ -120,6 +124,35 @@ def channels_file(path: Path, server: Dovecot, user: str) -> Path:
     return path
 
 
+def idle_latency(kanal, server: Dovecot, user: str, mails: list[bytes]) -> list[float]:
+    """Seconds from starting dovecot-lda on a mail to its report being committed, with the
+    IDLE watcher and the poller running as in ``kanal serve`` (no periodic poll is due)."""
+    from gateway.scheduler import build_workers
+
+    adapter = kanal.adapters["email"]
+    adapter.watches, adapter.poll_interval_seconds = True, 3600.0
+    workers = build_workers(kanal)
+    seconds = []
+    try:
+        time.sleep(1.0)  # the watcher connects and starts idling
+        with kanal.engine.connect() as conn:
+            reports = count(conn, Report.__table__)
+        for raw in mails:
+            t0 = time.perf_counter()
+            server.deliver(user, raw)
+            while time.perf_counter() - t0 < 30:
+                with kanal.engine.connect() as conn:
+                    if count(conn, Report.__table__) > reports:
+                        break
+                time.sleep(0.005)
+            seconds.append(time.perf_counter() - t0)
+            reports += 1
+    finally:
+        for worker in workers:
+            worker.stop()
+    return seconds
+
+
 def count(conn, table, *where) -> int:
     return conn.execute(select(func.count()).select_from(table).where(*where)).scalar_one()
 
@@ -189,9 +222,12 @@ def main() -> int:
             say(f"poll: {polled:,} mails in {elapsed:.2f}s; RSS {phases[-1]['rss_mb']:.0f} MB")
             done = upto
 
+        say(f"latency: {LATENCY_SAMPLES} mails delivered one by one with dovecot-lda, IDLE on")
+        latency = sorted(idle_latency(kanal, server, user, [
+            make_mail(args.count + i, run, rng, now) for i in range(LATENCY_SAMPLES)]))
         it = InboxItem.__table__
         with kanal.engine.connect() as conn:
-            reports = count(conn, Report.__table__)
+            reports = count(conn, Report.__table__) - LATENCY_SAMPLES
             items = count(conn, it, it.c.channel == "email")
             quarantined = count(conn, it, it.c.status == "quarantined")
             attachments = count(conn, Attachment.__table__)
@@ -209,15 +245,20 @@ def main() -> int:
     mps = polled / seconds if seconds else 0.0
     growth = phases[1]["rss_mb"] - phases[0]["rss_mb"]
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    items -= LATENCY_SAMPLES
     checks = {"rss_growth": growth <= TARGET_GROWTH_MB, "reports_equal_mails":
-              reports == args.count, "inbox_items_equal_mails": items == args.count}
+              reports == args.count, "inbox_items_equal_mails": items == args.count,
+              "idle_latency": latency[-1] < TARGET_LATENCY_S}
+    p50, worst = latency[len(latency) // 2], latency[-1]
     result = {
         "date": time.strftime("%Y-%m-%d %H:%M"), "cpus": os.cpu_count(),
         "database": make_url(url).get_backend_name(), "count": args.count, "polled": polled,
         "seconds": seconds, "mails_per_second": mps, "rss_start_mb": rss_start,
         "phases": phases, "rss_growth_mb": growth, "peak_rss_process_mb": peak,
         "reports": reports, "inbox_items": items, "quarantined": quarantined,
-        "attachments": attachments, "outbox_unsent": outbox, "checks": checks,
+        "attachments": attachments, "outbox_unsent": outbox,
+        "idle_latency_seconds": {"p50": p50, "max": worst, "samples": latency},
+        "checks": checks,
         "pass": all(checks.values()),
     }
     if args.json:
@@ -239,6 +280,9 @@ def main() -> int:
           f" MB: {'target met' if checks['rss_growth'] else 'target missed'})")
     print(f"{mark[checks['reports_equal_mails']]}  reports == mails ({reports:,} of {args.count:,})")
     print(f"{mark[checks['inbox_items_equal_mails']]}  inbox items == mails ({items:,} of {args.count:,})")
+    print(f"{mark[checks['idle_latency']]}  IDLE latency, delivery to report: p50 "
+          f"{p50 * 1000:.0f} ms, max {worst * 1000:.0f} ms of {len(latency)} "
+          f"(target < {TARGET_LATENCY_S:.0f} s)")
     return 0 if result["pass"] else 1
 
 
