@@ -150,6 +150,50 @@ async def lookup(request: Request, account: Staff = auth.require()) -> Response:
         status_code=200 if view else 404)
 
 
+@router.get("/staff/password")
+async def password_form(request: Request, account: Staff = auth.require()) -> Response:
+    return page(request, "staff_password.html", {"error": None, "done": False})
+
+
+@router.post("/staff/password")
+async def password_change(request: Request, account: Staff = auth.require()) -> Response:
+    """Every account changes its own password: the current one, then the new one twice.
+    Other sessions of the account end; this one goes on."""
+    form = await request.form()
+
+    def again(error: str, status: int) -> Response:
+        return page(request, "staff_password.html", {"error": error, "done": False},
+                    status_code=status)
+
+    if not auth.csrf_ok(request, form.get("csrf")):
+        return again("csrf", 403)
+    current, new, repeat = (str(form.get(k) or "") for k in ("current", "new", "repeat"))
+    if new != repeat:
+        return again("mismatch", 422)
+    if len(new) < staff_mod.MIN_PASSWORD:
+        return again("short", 422)
+    throttle = auth.auth_of(request).by_user  # guessing through a stolen session waits too
+    if throttle.wait(account.username):
+        return again("throttled", 429)
+    kanal = request.app.state.kanal
+
+    def change() -> bool:
+        with writing(kanal.engine) as conn:
+            if staff_mod.authenticate(conn, account.username, current) is None:
+                return False
+            staff_mod.set_password(conn, account.username, new)
+            return True
+
+    if not await run_in_threadpool(change):
+        throttle.fail(account.username)
+        return again("wrong", 401)
+    session = auth.session_of(request)
+    session.issued = time.time()  # after the change: this session stays valid
+    response = page(request, "staff_password.html", {"error": None, "done": True})
+    auth.auth_of(request).write(request, response, session)
+    return response
+
+
 @router.get("/staff/admin")
 async def admin(request: Request, account: Staff = auth.require("admin")) -> Response:
     """Operations: the channels and why any is disabled, the offices, the accounts."""

@@ -198,3 +198,41 @@ def test_lookup_of_unknown_ids(staff_client):
                         (typo, "salah ketik")):
         r = staff_client.get(f"/staff/lookup?id={value}")
         assert r.status_code == 404 and says in r.text, value
+
+
+def change_password(client, current: str, new: str, repeat: str | None = None,
+                    csrf: bool = True):
+    page = client.get("/staff/password")
+    assert page.status_code == 200
+    data = {"current": current, "new": new, "repeat": new if repeat is None else repeat}
+    if csrf:
+        data["csrf"] = csrf_of(page.text)
+    return client.post("/staff/password", data=data)
+
+
+def test_staff_change_their_own_password(staff_client, staff_kanal):
+    sign_in(staff_client, "loket")
+    other = TestClient(staff_client.app, follow_redirects=False)  # a second browser
+    sign_in(other, "loket")
+    r = change_password(staff_client, PASSWORD, "sandi-baru-loket-1")
+    assert r.status_code == 200 and "Kata sandi sudah diganti" in r.text
+    assert staff_client.get("/staff").status_code == 200  # this session goes on
+    assert other.get("/staff").status_code == 303  # the other one ended
+    fresh = TestClient(staff_client.app, follow_redirects=False)
+    assert sign_in(fresh, "loket").status_code == 401
+    assert sign_in(fresh, "loket", "sandi-baru-loket-1").status_code == 303
+
+
+@pytest.mark.parametrize("current, new, repeat, csrf, status, says", [
+    ("salah-sekali-sandi", "sandi-baru-loket-1", None, True, 401, "Kata sandi sekarang salah"),
+    (PASSWORD, "sandi-baru-loket-1", "sandi-lain-loket-2", True, 422, "tidak sama"),
+    (PASSWORD, "pendek", None, True, 422, "paling sedikit 10"),
+    (PASSWORD, "sandi-baru-loket-1", None, False, 403, "kedaluwarsa"),
+])
+def test_password_change_refusals_change_nothing(staff_client, current, new, repeat, csrf,
+                                                 status, says):
+    sign_in(staff_client, "loket")
+    r = change_password(staff_client, current, new, repeat, csrf)
+    assert r.status_code == status and says in r.text
+    assert sign_in(TestClient(staff_client.app, follow_redirects=False),
+                   "loket").status_code == 303  # the old password still works
