@@ -7,9 +7,9 @@ import threading
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.canonical import InboundMessage, IngestResult, MediaRef, OutboundMessage, SendResult
 from core.config import ChannelConfig, OfficialChannel
@@ -77,6 +77,20 @@ class NormalizeError(ValueError):
     def __init__(self, reason: str, *, notice: Notice | None = None):
         super().__init__(reason)
         self.notice = notice
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def read_payload(model: type[M], item: InboxRecord, what: str) -> M:
+    """The inbox payload as ``model``, or a NormalizeError naming its first problem."""
+    try:
+        return model.model_validate_json(item.payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise NormalizeError(f"not a {what} payload: "
+                             f"{where + ': ' if where else ''}{first['msg']}") from exc
 
 
 class Runtime(Protocol):

@@ -17,7 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from core import tracking
-from core.adapter import Adapter, Envelope, InboxRecord, NormalizeError
+from core.adapter import Adapter, Envelope, InboxRecord, read_payload
 from core.canonical import (
     InboundMessage, Location, MediaRef, OutboundMessage, Sender, SendResult,
 )
@@ -118,12 +118,7 @@ class FakeChannel(Adapter):
         })
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
-        try:
-            p = FakePayload.model_validate_json(item.payload)
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise NormalizeError(f"bad fake payload: {where}: {first['msg']}") from exc
+        p = read_payload(FakePayload, item, "fake")
         location = None
         if p.lat is not None or p.address:
             location = Location(lat=p.lat, lon=p.lon, address=p.address)

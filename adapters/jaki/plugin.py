@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from core.adapter import Adapter, InboxRecord, NormalizeError
+from core.adapter import Adapter, InboxRecord, read_payload
 from core.canonical import InboundMessage, Location, Sender
 from core.hookspecs import hookimpl
 from core.identity import contact_senders
@@ -30,10 +30,7 @@ class JakiAdapter(Adapter):
         return frozenset(c["id"] for c in self.runtime.categories())
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
-        try:
-            wrapped = JakiInbox.model_validate_json(item.payload)
-        except ValueError as exc:
-            raise NormalizeError(f"not a JAKI inbox payload: {exc}") from exc
+        wrapped = read_payload(JakiInbox, item, "JAKI inbox")
         r = wrapped.report
         who = r.reporter
         sender = None

@@ -6,11 +6,10 @@ citizen who gave a phone or email and consented also gets it by SMS or email."""
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import ValidationError
 
 from adapters.walk_in import form
 from adapters.walk_in.payloads import WalkInInbox
-from core.adapter import Adapter, InboxRecord, NormalizeError
+from core.adapter import Adapter, InboxRecord, read_payload
 from core.canonical import InboundMessage, Location, Sender
 from core.hookspecs import hookimpl
 from core.identity import contact_senders
@@ -27,10 +26,7 @@ class WalkInAdapter(Adapter):
         return form.router
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
-        try:
-            kept = WalkInInbox.model_validate_json(item.payload)
-        except ValidationError as exc:
-            raise NormalizeError(f"not a walk-in payload: {exc.errors()[0]['msg']}") from exc
+        kept = read_payload(WalkInInbox, item, "walk-in")
         r = kept.report
         contact = r.contact
         # told to a clerk, never verified: kept apart from the SMS and email handles

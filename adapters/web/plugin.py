@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from pydantic import ValidationError
 
 from adapters.web import form, inbound
 from adapters.web.payloads import WebInbox
 from core.ratelimit import RateLimiter
-from core.adapter import Adapter, InboxRecord, NormalizeError
+from core.adapter import Adapter, InboxRecord, read_payload
 from core.canonical import InboundMessage, Location
 from core.hookspecs import hookimpl
 from core.identity import contact_senders
@@ -33,10 +32,7 @@ class WebAdapter(Adapter):
         return router
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
-        try:
-            wrapped = WebInbox.model_validate_json(item.payload)
-        except ValidationError as exc:
-            raise NormalizeError(f"not a web inbox payload: {exc.errors()[0]['msg']}") from exc
+        wrapped = read_payload(WebInbox, item, "web inbox")
         r = wrapped.report
         senders = []
         if r.contact is not None:
