@@ -20,12 +20,12 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 
 from adapters.walk_in.payloads import FORM_FIELDS, WalkInInbox
-from adapters.web.payloads import Problem, check, submission_id
 from core import reports, tracking
 from core.adapter import Envelope
 from core.errors import ApiError
 from core.models import Office, Report, utcnow
 from core.offices import KINDS
+from core.reportform import Problem, check_report, submission_id
 from core.staff import Staff
 from core.storage import IMAGE_TYPES
 from core.uploads import check_photos, file_parts, read_form, read_uploads, store_photos
@@ -113,7 +113,7 @@ async def form_submit(request: Request,
 
 def _review(kanal, raw: dict[str, Any], uploads, problems: list[Problem]):
     fields = {k: raw.get(k) for k in ("text", "category", "address", "name", "phone", "email")}
-    report, found = check(fields, max_text_chars=kanal.settings.max_text_chars,
+    report, found = check_report(fields, max_text_chars=kanal.settings.max_text_chars,
                           categories={c["id"] for c in kanal.category_list})
     problems = problems + found
     code = (raw.get("kelurahan") or "").strip() or None

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from adapters.web.payloads import WebReport
+from core.reportform import CitizenReport
 from core.uploads import StoredPhoto
 
 # the form's fields, as the clerk typed them (kept when the form comes back)
@@ -20,7 +20,7 @@ class WalkInInbox(BaseModel):
     # the office's own area: its kelurahan, or the kecamatan / kota it serves
     office_area: str | None = None
     clerk: str
-    report: WebReport
+    report: CitizenReport
     kelurahan_code: str | None = None
     consent: bool = False
     files: list[StoredPhoto] = Field(default_factory=list)

@@ -19,10 +19,11 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import Engine, select
 
 from adapters.web.inbound import accept, client_key, read_multipart, review, web_adapter
-from adapters.web.payloads import FORM_FIELDS, HONEYPOT, Problem, submission_id
+from adapters.web.payloads import FORM_FIELDS, HONEYPOT
 from core import tracking
 from core.errors import ApiError
 from core.models import Report
+from core.reportform import Problem, submission_id
 
 if TYPE_CHECKING:
     from adapters.web.plugin import WebAdapter

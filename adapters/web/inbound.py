@@ -12,16 +12,21 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from adapters.web.payloads import (
-    FORM_FIELDS, Problem, WebInbox, WebReport, check, flatten, submission_id
-)
+from adapters.web.payloads import FORM_FIELDS, WebInbox, check, flatten
 from core import tracking
 from core.adapter import Envelope
 from core.canonical import IngestResult
 from core.errors import ApiError
 from core.models import utcnow
+from core.reportform import CitizenReport, Problem, submission_id
 from core.uploads import (
-    CheckedUpload, Upload, check_photos, file_parts, read_form, read_uploads, store_photos
+    CheckedUpload,
+    Upload,
+    check_photos,
+    file_parts,
+    read_form,
+    read_uploads,
+    store_photos,
 )
 
 if TYPE_CHECKING:
@@ -95,7 +100,7 @@ async def read_json(request: Request) -> Submission:
 
 
 def review(adapter: WebAdapter,
-           sub: Submission) -> tuple[WebReport | None, list[CheckedUpload], list[Problem]]:
+           sub: Submission) -> tuple[CitizenReport | None, list[CheckedUpload], list[Problem]]:
     """The checked report and photos, or every problem (photos are checked even when a
     field is wrong, so the form names them all at once)."""
     settings = adapter.runtime.settings
@@ -114,7 +119,7 @@ def review(adapter: WebAdapter,
     return (None if problems else report), checked, problems
 
 
-async def accept(adapter: WebAdapter, report: WebReport, checked: Sequence[CheckedUpload], *,
+async def accept(adapter: WebAdapter, report: CitizenReport, checked: Sequence[CheckedUpload], *,
                  key: str, source: str, per_content: bool = False) -> IngestResult:
     """Store the photos, then commit the payload to the inbox and run it through.
 

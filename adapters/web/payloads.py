@@ -1,116 +1,34 @@
-"""The website's report: the fields of the /lapor form and of its JSON twin, and their checks.
+"""The website's report: the /lapor form and its JSON twin, as kept in the inbox.
 
 Both inputs become one flat mapping (``text``, ``category``, ``address``, ``lat``, ``lon``,
-``name``, ``phone``, ``email``, ``submission_id``, ``website``), checked by ``check``, which
-returns every problem at once so the form can show them together.
+``name``, ``phone``, ``email``, ``submission_id``, ``website``), checked by ``check``: the
+honeypot, then ``core.reportform.check_report``, which returns every problem at once so the
+form can show them together.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import uuid
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-from core.errors import ApiError
-from core.identity import email_address, phone_e164
+from core.reportform import CitizenReport, Problem, check_report
 from core.uploads import StoredPhoto
 
 FORM_FIELDS = ("text", "category", "address", "lat", "lon", "name", "phone", "email",
                "submission_id", "website")
 HONEYPOT = "website"
-MAX_ADDRESS = 500
-MAX_NAME = 200
-MAX_PHONE = 32
-MAX_EMAIL = 254
-_SUBMISSION_ID = re.compile(r"[A-Za-z0-9_-]{8,128}")
 _NESTED = (("location", ("lat", "lon", "address"), "invalid_location"),
            ("contact", ("name", "phone", "email"), "invalid_contact"))
-
-
-class WebLocation(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    lat: float | None = Field(default=None, ge=-90, le=90)
-    lon: float | None = Field(default=None, ge=-180, le=180)
-    address: str | None = Field(default=None, max_length=MAX_ADDRESS)
-
-
-class WebContact(BaseModel):
-    """What the citizen typed about themselves: self-declared, never verified."""
-
-    model_config = ConfigDict(extra="forbid")
-    name: str | None = Field(default=None, max_length=MAX_NAME)
-    phone: str | None = Field(default=None, max_length=MAX_PHONE)
-    email: str | None = Field(default=None, max_length=MAX_EMAIL)
-
-
-class WebReport(BaseModel):
-    """A checked report."""
-
-    model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1)
-    category: str | None = None
-    location: WebLocation | None = None
-    contact: WebContact | None = None
 
 
 class WebInbox(BaseModel):
     """What is kept in the inbox: the checked report, where it came from, its photos."""
 
     source: Literal["form", "api"]
-    report: WebReport
+    report: CitizenReport
     photos: list[StoredPhoto] = Field(default_factory=list)
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    """One thing wrong with a submission. ``field`` is the form field it belongs to."""
-
-    status: int
-    code: str
-    field: str | None
-    reason: str
-    params: dict[str, Any] = field(default_factory=dict)
-
-    def error(self) -> ApiError:
-        extra = {"field": self.field} if self.field else {}
-        return ApiError(self.status, self.code, self.reason, **extra, **self.params)
-
-    @classmethod
-    def from_error(cls, exc: ApiError, field: str | None = None) -> Problem:
-        return cls(exc.status_code, exc.error, field, exc.reason, dict(exc.extra))
-
-
-_BAD = object()
-
-
-def _string(value: Any) -> Any:
-    """Stripped text, None when empty, or _BAD when not text at all."""
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        return _BAD
-    value = value.strip()
-    return value or None
-
-
-def _number(value: Any, low: float, high: float) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if isinstance(value, bool):
-        return _BAD
-    if isinstance(value, str):
-        try:  # an Indonesian keyboard may type a decimal comma
-            value = float(value.strip().replace(",", "."))
-        except ValueError:
-            return _BAD
-    if not isinstance(value, (int, float)) or not math.isfinite(value):
-        return _BAD
-    return float(value) if low <= value <= high else _BAD
 
 
 def flatten(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
@@ -128,71 +46,9 @@ def flatten(data: Mapping[str, Any]) -> tuple[dict[str, Any], list[Problem]]:
     return flat, problems
 
 
-def submission_id(value: Any, *, strict: bool) -> str | Problem:
-    """The idempotency key: as given when well formed, new when absent (or, unless
-    ``strict``, malformed)."""
-    if value is None or value == "":
-        return uuid.uuid4().hex
-    if isinstance(value, str) and _SUBMISSION_ID.fullmatch(value):
-        return value
-    if not strict:
-        return uuid.uuid4().hex
-    return Problem(422, "invalid_submission_id", "submission_id",
-                   "submission_id must be 8 to 128 letters, digits, '-' or '_'")
-
-
 def check(raw: Mapping[str, Any], *, max_text_chars: int,
-          categories: Collection[str]) -> tuple[WebReport | None, list[Problem]]:
+          categories: Collection[str]) -> tuple[CitizenReport | None, list[Problem]]:
     """The report, or the problems with it (a filled honeypot is the only problem told)."""
     if raw.get(HONEYPOT) not in (None, ""):
         return None, [Problem(400, "rejected", None, "the submission was rejected")]
-    problems: list[Problem] = []
-    text = _string(raw.get("text"))
-    if text is None or text is _BAD:
-        problems.append(Problem(422, "missing_text", "text",
-                                "text is required and must be a non-empty string"))
-    else:
-        text = text.replace("\r\n", "\n")
-        if len(text) > max_text_chars:
-            problems.append(Problem(422, "text_too_long", "text",
-                                    f"text is {len(text)} characters; the limit is "
-                                    f"{max_text_chars}",
-                                    {"limit": max_text_chars, "length": len(text)}))
-    category = _string(raw.get("category"))
-    if category is not None and (category is _BAD or category not in categories):
-        problems.append(Problem(422, "unknown_category", "category",
-                                f"category is not one of: {', '.join(sorted(categories))}"))
-    address = _string(raw.get("address"))
-    if address is _BAD or (address and len(address) > MAX_ADDRESS):
-        problems.append(Problem(422, "invalid_location", "address",
-                                f"address must be text of at most {MAX_ADDRESS} characters",
-                                {"limit": MAX_ADDRESS}))
-    lat, lon = _number(raw.get("lat"), -90, 90), _number(raw.get("lon"), -180, 180)
-    for name, value, low, high in (("lat", lat, -90, 90), ("lon", lon, -180, 180)):
-        if value is _BAD:
-            problems.append(Problem(422, "invalid_location", name,
-                                    f"{name} must be a number from {low} to {high}"))
-    if _BAD not in (lat, lon) and (lat is None) != (lon is None):
-        missing = "lat" if lat is None else "lon"
-        problems.append(Problem(422, "invalid_location", missing,
-                                "give both lat and lon, or neither", {"missing": missing}))
-    name = _string(raw.get("name"))
-    if name is _BAD or (name and len(name) > MAX_NAME):
-        problems.append(Problem(422, "invalid_name", "name",
-                                f"name must be text of at most {MAX_NAME} characters",
-                                {"limit": MAX_NAME}))
-    phone = _string(raw.get("phone"))
-    if phone is not None and (phone is _BAD or len(phone) > MAX_PHONE
-                              or phone_e164(phone) is None):
-        problems.append(Problem(422, "invalid_phone", "phone", "phone is not a phone number"))
-    email = _string(raw.get("email"))
-    if email is not None and (email is _BAD or len(email) > MAX_EMAIL
-                              or email_address(email) is None):
-        problems.append(Problem(422, "invalid_email", "email", "email is not an email address"))
-    if problems:
-        return None, problems
-    location = (WebLocation(lat=lat, lon=lon, address=address)
-                if lat is not None or address else None)
-    contact = (WebContact(name=name, phone=phone, email=email)
-               if name or phone or email else None)
-    return WebReport(text=text, category=category, location=location, contact=contact), []
+    return check_report(raw, max_text_chars=max_text_chars, categories=categories)

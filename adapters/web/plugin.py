@@ -6,11 +6,11 @@ from fastapi import APIRouter
 
 from adapters.web import form, inbound
 from adapters.web.payloads import WebInbox
-from core.ratelimit import RateLimiter
 from core.adapter import Adapter, InboxRecord, read_payload
 from core.canonical import InboundMessage, Location
 from core.hookspecs import hookimpl
 from core.identity import contact_senders
+from core.ratelimit import RateLimiter
 
 
 class WebAdapter(Adapter):
