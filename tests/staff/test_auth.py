@@ -236,3 +236,22 @@ def test_password_change_refusals_change_nothing(staff_client, current, new, rep
     assert r.status_code == status and says in r.text
     assert sign_in(TestClient(staff_client.app, follow_redirects=False),
                    "loket").status_code == 303  # the old password still works
+
+
+def test_processes_starting_together_share_one_secret_key(settings, tmp_path):
+    import threading
+
+    s = settings.model_copy(update={"data_dir": tmp_path / "shared-data", "secret_key": None})
+    keys, start = [], threading.Barrier(8)
+
+    def make():
+        start.wait()
+        keys.append(auth.secret_key(s))
+
+    threads = [threading.Thread(target=make) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(keys)) == 1 and len(keys) == 8
+    assert [p.name for p in (tmp_path / "shared-data").iterdir()] == ["secret_key"]
