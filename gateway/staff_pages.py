@@ -10,8 +10,10 @@ from urllib.parse import unquote
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
+from sqlalchemy import func, select
 
-from core import reports, staff as staff_mod, tracking
+from core import reports, tracking
+from core import staff as staff_mod
 from core.db import writing
 from core.models import Office
 from core.staff import Staff
@@ -30,9 +32,11 @@ def page(request: Request, template: str, context: dict[str, Any], *,
     kanal = request.app.state.kanal
     session = auth.session_of(request)
     account = staff or getattr(request.state, "staff", None)
-    office = kanal_office(kanal, account.office_id) if account and account.office_id else None
+    if "office" not in context:  # the caller may have read it already
+        context = {**context, "office": kanal_office(kanal, account.office_id)
+                   if account and account.office_id else None}
     response = kanal.render(request, template, {
-        "staff": account, "office": office, "csrf": session.csrf, **context,
+        "staff": account, "csrf": session.csrf, **context,
     }, status_code=status_code)
     response.headers.update(NO_STORE)
     auth.auth_of(request).write(request, response, session)
@@ -40,8 +44,6 @@ def page(request: Request, template: str, context: dict[str, Any], *,
 
 
 def kanal_office(kanal, office_id: str):
-    from sqlalchemy import select
-
     with kanal.engine.connect() as conn:
         return conn.execute(select(office_t).where(office_t.c.id == office_id)).first()
 
@@ -200,8 +202,6 @@ async def admin(request: Request, account: Staff = auth.require("admin")) -> Res
     kanal = request.app.state.kanal
 
     def load():
-        from sqlalchemy import func, select
-
         with kanal.engine.connect() as conn:
             offices = conn.execute(select(office_t.c.kind, func.count())
                                    .group_by(office_t.c.kind)).all()
