@@ -13,6 +13,7 @@ import secrets
 from datetime import timedelta, timezone
 from typing import Any
 
+import phonenumbers
 import segno
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -165,6 +166,19 @@ async def _accept(request: Request, account: Staff, raw: dict[str, Any], uploads
                             status_code=303)
 
 
+def sms_number(adapters) -> str | None:
+    """The number citizens text ``STATUS <id>`` to, as they would dial it (0811-1272-206):
+    the first running SMS channel's own number, if any."""
+    for adapter in adapters.values():
+        number = getattr(adapter.settings, "number", None)
+        if adapter.sender_kind == "phone" and isinstance(number, str) and \
+                number.startswith("+"):
+            parsed = phonenumbers.parse(number, "ID")
+            return phonenumbers.format_number(parsed,
+                                              phonenumbers.PhoneNumberFormat.NATIONAL)
+    return None
+
+
 def qr_data_uri(url: str) -> str:
     return segno.make(url, error="m").svg_data_uri(scale=4, border=2)
 
@@ -199,4 +213,5 @@ async def receipt(request: Request, tracking_id: str,
         tzinfo=timezone.utc).astimezone(WIB)
     return page(request, "walk_in_receipt.html", {
         "tracking_id": shown, "view": view, "url": url, "qr": qr_data_uri(url),
+        "sms_number": sms_number(kanal.adapters),
         "when": when.strftime("%d/%m/%Y %H:%M") + " WIB"})

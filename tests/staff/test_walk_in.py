@@ -231,3 +231,17 @@ def test_without_consent_nothing_is_sent(notify_client):
     sign_in(client, "loket")
     assert submit(client, phone="0812 3456 7890").status_code == 303
     assert count(kanal, outbox_t) == 0
+
+
+def test_receipt_names_the_sms_number_to_text(staff_kanal_factory):
+    """With the SMS channel running, the receipt says where to send STATUS <id>."""
+    kanal = staff_kanal_factory(extra_channels=[{
+        "id": "sms", "official_channel": "test", "adapter": "sms",
+        "settings": {"account_sid": "AC" + "0" * 32, "auth_token": "token",
+                     "number": "+628111272206"}}])
+    assert kanal.channel("sms").state == "ready", kanal.channel("sms").reason
+    with TestClient(create_app(kanal=kanal, run_workers=False),
+                    follow_redirects=False) as client:
+        sign_in(client, "loket")
+        receipt = client.get(submit(client).headers["location"])
+    assert '<strong id="sms-number">0811-1272-206</strong>' in receipt.text
