@@ -181,8 +181,9 @@ class Adapter:
         return None
 
     def poll_again(self, envelopes: list[Envelope]) -> bool:
-        """After a poll that returned ``envelopes``: whether more is waiting at once."""
-        return self.max_per_poll is not None and len(envelopes) >= self.max_per_poll
+        """After a poll that returned ``envelopes``: whether more is waiting at once (the
+        runtime then polls again until the backlog is drained). False: one poll a round."""
+        return False
 
     def watch(self, wake: Callable[[], None], stop: threading.Event) -> None:
         """Channels that can hear of new payloads between polls (IMAP IDLE): block until
@@ -193,9 +194,6 @@ class Adapter:
     # per instance where the settings decide (Telegram: webhook or polling)
     polls: bool = False
     poll_interval_seconds: float = 30.0
-    # a poll that returns this many payloads is followed at once by the next one, until
-    # the backlog is drained; None = one poll per round (see poll_again)
-    max_per_poll: int | None = None
     # True when ``watch`` is implemented (and the settings turn it on)
     watches: bool = False
     # default outbound rate; a channel may set its own (send_rate_per_second in channels.yaml)

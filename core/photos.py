@@ -10,7 +10,8 @@ cannot read here (HEIC) are not shown publicly.
 
 from __future__ import annotations
 
-from functools import lru_cache
+import threading
+from collections import OrderedDict
 from io import BytesIO
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -51,12 +52,33 @@ def public_copy(data: bytes, media_type: str) -> tuple[bytes, str] | None:
 
 
 class PublicPhotos:
-    """Public copies of stored photos, the last ``size`` of them kept in memory (a digest
-    names content that never changes)."""
+    """Public copies of stored photos, the most recently used kept in memory up to
+    ``max_bytes`` in all (a digest names content that never changes)."""
 
-    def __init__(self, store, size: int = 64):
+    def __init__(self, store, max_bytes: int = 32 * 1024 * 1024):
         self.store = store
-        self.get = lru_cache(maxsize=size)(self._make)
+        self.max_bytes = max_bytes
+        self._kept: OrderedDict[tuple[str, str], tuple[bytes, str] | None] = OrderedDict()
+        self._size = 0
+        self._lock = threading.Lock()
 
-    def _make(self, sha256: str, media_type: str) -> tuple[bytes, str] | None:
-        return public_copy(self.store.open(sha256), media_type)
+    def get(self, sha256: str, media_type: str) -> tuple[bytes, str] | None:
+        key = (sha256, media_type)
+        with self._lock:
+            if key in self._kept:
+                self._kept.move_to_end(key)
+                return self._kept[key]
+        copy = public_copy(self.store.open(sha256), media_type)
+        with self._lock:
+            if key not in self._kept:
+                self._kept[key] = copy
+                self._size += len(copy[0]) if copy else 0
+            while self._size > self.max_bytes and len(self._kept) > 1:
+                _, dropped = self._kept.popitem(last=False)
+                self._size -= len(dropped[0]) if dropped else 0
+        return copy
+
+    def clear(self) -> None:
+        with self._lock:
+            self._kept.clear()
+            self._size = 0

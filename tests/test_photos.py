@@ -88,6 +88,21 @@ def test_a_broken_stored_photo_is_a_404_not_a_500(client, kanal):
                     files=[("photos", ("a.png", png(), "image/png"))])
     shown = r.json()["tracking_id"]
     [photo] = client.get(f"/api/v1/reports/{shown}").json()["photos"]
-    kanal.public_photos.get.cache_clear()
+    kanal.public_photos.clear()
     kanal.public_photos.store = type("Broken", (), {"open": lambda self, sha: b"garbage"})()
     assert client.get(photo["url"]).status_code == 404
+
+
+def test_public_copies_kept_in_memory_stay_under_the_budget(tmp_path):
+    from core.photos import PublicPhotos
+    from core.storage import LocalAttachmentStore
+
+    store = LocalAttachmentStore(tmp_path)
+    stored = [store.put(png(40 + n, 40), "image/png", None) for n in range(6)]
+    copies = PublicPhotos(store, max_bytes=1)  # room for one copy at a time
+    for f in stored:
+        assert copies.get(f.sha256, "image/png") is not None
+    assert len(copies._kept) == 1 and copies._size <= max(len(c[0]) for c in
+                                                          copies._kept.values())
+    again = copies.get(stored[-1].sha256, "image/png")  # the newest is still kept
+    assert again is copies._kept[(stored[-1].sha256, "image/png")]

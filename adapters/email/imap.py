@@ -134,9 +134,9 @@ def read_new(client: IMAPClient, settings: EmailSettings, cursor: Cursor | None
                 break
             used += cost
             taken.append(uid)
-        small = [(u, meta[u].get(b"RFC822.SIZE", 0)) for u in taken if u in meta
-                 and meta[u].get(b"RFC822.SIZE", 0) <= settings.max_bytes]
-        large = [u for u in taken if u in meta and u not in dict(small)]
+        sizes = {u: meta[u].get(b"RFC822.SIZE", 0) for u in taken if u in meta}
+        small = [(u, size) for u, size in sizes.items() if size <= settings.max_bytes]
+        large = [u for u, size in sizes.items() if size > settings.max_bytes]
         bodies: dict = {}
         for group in _within(small, FETCH_BYTES):
             bodies.update(client.fetch(group, ["BODY.PEEK[]"]))

@@ -45,8 +45,6 @@ class EmailAdapter(Adapter):
     Settings = EmailSettings
     requires = ("imapclient",)
     secrets = ("imap_password", "smtp_password")
-    replies_inline = False
-    keywords = False
     second_language = "en"
     polls = True
 
