@@ -2,13 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
-from pathlib import Path
-
 import httpx
 import pytest
 from sqlalchemy import select, text
@@ -17,53 +10,13 @@ from core import tracking
 from core.db import make_engine
 from core.models import OutboxItem
 from gateway.scheduler import exclusive, lock_key
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(predicate, timeout=30.0, what="condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.serving import kanal_serve, wait_for
 
 
 @pytest.fixture
 def server(database_url, tmp_path):
-    port = free_port()
-    env = {**os.environ, "KANAL_DATABASE_URL": database_url, "KANAL_JAKI_API_KEY": "serve-key",
-           "KANAL_CONFIG": str(REPO / "tests/fixtures/channels.yaml"),
-           "KANAL_BOUNDARIES": str(REPO / "tests/fixtures/boundaries_small.geojson"),
-           "KANAL_DATA_DIR": str(tmp_path / "data"), "KANAL_DISPATCH_INTERVAL_SECONDS": "0.2"}
-    proc = subprocess.Popen([sys.executable, "-m", "gateway.cli", "serve", "--port", str(port)],
-                            env=env, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-
-    def up():
-        if proc.poll() is not None:
-            raise AssertionError(f"kanal serve exited: {proc.stdout.read()}")
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    wait_for(up, what="kanal serve to start")
-    yield base
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with kanal_serve(database_url, tmp_path) as base:
+        yield base
 
 
 def test_serve_takes_reports_and_the_dispatcher_sends_acks(server, database_url):
