@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import threading
+import time
 import weakref
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -12,10 +14,18 @@ from typing import Any
 
 from sqlalchemy import Column, Connection, Engine, Table, create_engine, event, func, select, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
+
+from core.dbguard import (DatabaseHealth, DatabaseUnavailable, DbLimits, outage_reason,
+                          watched_connection_class)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 _WRITE_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 WAL_BACKSTOP_PAGES = 10000
+_HEALTH: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+# a pooled connection unused for this long is pinged before it is handed out
+PING_AFTER_IDLE = 5.0
+_probing = threading.local()
 
 
 def is_sqlite(url: str) -> bool:
@@ -30,10 +40,14 @@ def normalize_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
-def make_engine(url: str, **kw) -> Engine:
+def make_engine(url: str, *, limits: DbLimits | None = None, **kw) -> Engine:
+    """An engine whose every wait on the database is bounded by ``limits``."""
     url = normalize_url(url)
+    limits = limits or DbLimits()
+    busy_ms = int(limits.lock * 1000)
     if is_sqlite(url):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **kw)
+        engine = create_engine(url, connect_args={"check_same_thread": False,
+                                                  "timeout": limits.lock}, **kw)
 
         @event.listens_for(engine, "connect")
         def _connect(dbapi_conn, _record):  # pragma: no cover - exercised by every test
@@ -44,7 +58,7 @@ def make_engine(url: str, **kw) -> Engine:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=NORMAL")
             cur.execute("PRAGMA foreign_keys=ON")
-            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute(f"PRAGMA busy_timeout={busy_ms}")
             # checkpoints (the only fsyncs with synchronous=NORMAL) run in the background
             # (gateway.scheduler); this is the backstop if that falls behind
             cur.execute(f"PRAGMA wal_autocheckpoint={WAL_BACKSTOP_PAGES}")
@@ -56,7 +70,7 @@ def make_engine(url: str, **kw) -> Engine:
 
         # Writers of this process queue on a Python lock rather than in SQLite's busy
         # handler, which sleeps up to 100 ms between tries (see write_lock).
-        _WRITE_LOCKS[engine] = threading.RLock()
+        _WRITE_LOCKS[engine] = (threading.RLock(), limits.lock)
 
         @event.listens_for(engine, "commit")
         @event.listens_for(engine, "rollback")
@@ -69,8 +83,80 @@ def make_engine(url: str, **kw) -> Engine:
     if "poolclass" not in kw:
         kw.setdefault("pool_size", 10)
         kw.setdefault("max_overflow", 10)
-    kw.setdefault("pool_pre_ping", True)
-    return create_engine(url, **kw)
+        kw.setdefault("pool_timeout", limits.connect)
+    engine = create_engine(url, **kw)
+    bound_postgresql(engine, limits)
+    return engine
+
+
+def bound_postgresql(engine: Engine, limits: DbLimits) -> None:
+    """Connect, statement and lock timeouts on every connection, TCP keepalives, a
+    client-side bound on every wait, and a ping before a pooled connection is reused."""
+    connection_class = watched_connection_class(limits.statement + 1)
+    settings = (f"-c statement_timeout={int(limits.statement * 1000)} "
+                f"-c lock_timeout={int(limits.lock * 1000)} "
+                # a client that vanished mid-transaction must not hold its locks for long
+                f"-c idle_in_transaction_session_timeout={int(limits.statement * 4000)}")
+
+    @event.listens_for(engine, "do_connect")
+    def _connect(dialect, record, cargs, cparams):
+        guard = _HEALTH.get(engine)
+        if guard is not None and not getattr(_probing, "on", False):
+            guard.check()
+        cparams.setdefault("connect_timeout", max(2, math.ceil(limits.connect)))
+        cparams.setdefault("keepalives", 1)
+        cparams.setdefault("keepalives_idle", 10)
+        cparams.setdefault("keepalives_interval", 5)
+        cparams.setdefault("keepalives_count", 3)
+        cparams["options"] = f"{cparams.get('options') or ''} {settings}".strip()
+        try:
+            connection = connection_class.connect(*cargs, **cparams)
+        except Exception as exc:
+            if guard is not None:
+                guard.failed(f"cannot connect: {str(exc).strip().splitlines()[0]}")
+            raise
+        record.info["kanal_used"] = time.monotonic()
+        return connection
+
+    @event.listens_for(engine, "checkout")
+    def _checkout(dbapi_conn, record, proxy):
+        # SQLAlchemy's pool_pre_ping would ping before this runs, so a pool of stalled
+        # connections would make every request wait; the known outage answers first
+        guard = _HEALTH.get(engine)
+        if guard is not None and not getattr(_probing, "on", False):
+            guard.check()
+        if time.monotonic() - record.info.get("kanal_used", 0) < PING_AFTER_IDLE:
+            record.info["kanal_used"] = time.monotonic()
+            return
+        try:
+            with dbapi_conn.cursor() as cur:
+                cur.execute(";")
+        except Exception as exc:
+            raise DisconnectionError(f"ping failed: {exc}") from exc
+        record.info["kanal_used"] = time.monotonic()
+
+    @event.listens_for(engine, "handle_error")
+    def _error(context):
+        guard = _HEALTH.get(engine)
+        if guard is not None and context.is_disconnect:
+            guard.failed(outage_reason(context.sqlalchemy_exception or
+                                       context.original_exception))
+
+
+def watch_health(engine: Engine, health: DatabaseHealth) -> None:
+    """From now on a known outage of this engine's database fails new work at once."""
+    _HEALTH[engine] = health
+
+
+@contextmanager
+def probing() -> Iterator[None]:
+    """Within this block (one thread) the engine is used even while known to be down:
+    how the health probe finds out it is back."""
+    _probing.on = True
+    try:
+        yield
+    finally:
+        _probing.on = False
 
 
 def checkpoint(engine: Engine) -> None:
@@ -99,9 +185,11 @@ def write_lock(conn: Connection, table: str = "inbox_item") -> None:
         return
     transaction = conn.get_transaction()
     if conn.info.get("kanal_write_locked") is not transaction:
-        lock = _WRITE_LOCKS.get(conn.engine)
+        lock, wait = _WRITE_LOCKS.get(conn.engine, (None, 0))
         if lock is not None and "kanal_py_lock" not in conn.info:
-            lock.acquire()
+            if not lock.acquire(timeout=wait):
+                raise DatabaseUnavailable(
+                    f"the database stayed locked for {wait:g} s by another writer")
             conn.info["kanal_py_lock"] = lock
         conn.exec_driver_sql(f"UPDATE {table} SET id = id WHERE 0")
         conn.info["kanal_write_locked"] = transaction

@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
 from core.bulk import insert_rows
+from core.dbguard import is_outage
 from core.db import allocate_ids, lookup_pairs, write_lock, writing
 from core.models import InboxItem, Report, utcnow
 from core.pipeline import Pipeline
@@ -121,8 +122,8 @@ def process(engine: Engine, pipeline: Pipeline, **claim_args
         with writing(engine) as conn:
             rows = claim(conn, **claim_args)
             return rows, (pipeline.process(conn, rows) if rows else {})
-    except Exception:
-        if not rows:
+    except Exception as exc:
+        if not rows or is_outage(exc):  # the rows stay pending; the sweep tries again
             raise
         log.exception("a batch of %d inbox rows failed; trying them one by one", len(rows))
     results: dict[int, IngestResult] = {}
@@ -133,6 +134,8 @@ def process(engine: Engine, pipeline: Pipeline, **claim_args
                 one = claim(conn, ids=[row.id], **single)
                 results.update(pipeline.process(conn, one) if one else {})
         except Exception as exc:
+            if is_outage(exc):  # not the payload's fault: it must not be quarantined
+                raise
             error = f"pipeline: {type(exc).__name__}: {exc}"
             log.warning("inbox %s quarantined: %s", row.id, error)
             with writing(engine) as conn:

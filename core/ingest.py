@@ -1,13 +1,15 @@
-"""Group commit in the event loop: the payloads of all the requests that are ready in one
-turn of the loop are committed as one batch, and each request gets its answer only after
-its rows are committed. No thread hand-off: the batch runs in the loop thread, between
-turns, so nothing waits for a lock on the interpreter."""
+"""Group commit for the event loop: the payloads of all the requests that are ready in
+one turn of the loop are committed as one batch, and each request gets its answer only
+after its rows are committed. The batch runs in a thread of its own, one at a time, so a
+slow or stalled database never stops the loop from answering the routes that do not need
+it; the requests that come in while a batch runs make up the next one."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
 from sqlalchemy import Engine
@@ -16,6 +18,7 @@ from core import inbox
 from core.db import writing
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
+from core.dbguard import DatabaseHealth, DatabaseUnavailable, DbLimits
 from core.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -29,16 +32,26 @@ class Ingestor:
     processed; a crash between the two leaves them pending in the inbox, where start-up
     replay finds them. Batches from the event loop and from other threads (pollers,
     replay) never run at the same time.
+
+    A request waits at most ``limits.request`` seconds for its batch; then it fails with
+    :class:`DatabaseUnavailable` (a 503: the provider sends it again, and a payload that
+    was committed after all is recognised as a duplicate). While ``health`` knows the
+    database is down, requests fail at once.
     """
 
-    def __init__(self, engine: Engine, pipeline: Pipeline, *, max_batch: int = 256):
+    def __init__(self, engine: Engine, pipeline: Pipeline, *, max_batch: int = 256,
+                 health: DatabaseHealth | None = None, limits: DbLimits | None = None):
         self.engine = engine
         self.pipeline = pipeline
         self.max_batch = max_batch
+        self.health = health
+        self.limits = limits or DbLimits()
         self._lock = threading.RLock()
         self._pending: list[tuple[Envelope, asyncio.Future]] = []
         self._flush_scheduled = False
+        self._in_flight = False
         self._seen = 0
+        self._executor: ThreadPoolExecutor | None = None
         # called after every batch that committed (wakes the dispatcher and media workers)
         self.after_commit: Callable[[], None] | None = None
         # seam for tests: when set, batches take the two-transaction path and this is
@@ -46,14 +59,24 @@ class Ingestor:
         self.after_inbox_commit: Callable[[list[int]], None] | None = None
 
     async def ingest(self, envelope: Envelope) -> IngestResult:
+        if self.health is not None:
+            self.health.check()
         loop = asyncio.get_running_loop()
         future = loop.create_future()
         self._pending.append((envelope, future))
-        if not self._flush_scheduled:
+        self._schedule(loop)
+        try:
+            return await asyncio.wait_for(future, self.limits.request)
+        except asyncio.TimeoutError:
+            raise DatabaseUnavailable(
+                f"the database did not answer within {self.limits.request:g} s",
+                self.limits.retry_after) from None
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop) -> None:
+        if not self._flush_scheduled and not self._in_flight:
             self._flush_scheduled = True
             self._seen = 0
             loop.call_soon(self._gather, loop)
-        return await future
 
     def _gather(self, loop: asyncio.AbstractEventLoop) -> None:
         """Let the loop read the sockets once more while that brings in more payloads:
@@ -62,24 +85,52 @@ class Ingestor:
             self._seen = len(self._pending)
             loop.call_soon(self._gather, loop)
             return
-        self._flush()
+        self._flush(loop)
 
-    def _flush(self) -> None:
+    def _flush(self, loop: asyncio.AbstractEventLoop) -> None:
         self._flush_scheduled = False
-        batch, self._pending = self._pending, []
+        # a request that gave up (timed out, client gone) is not written
+        batch = [(e, f) for e, f in self._pending if not f.done()]
+        self._pending = []
+        if not batch:
+            return
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(1, thread_name_prefix="kanal-ingest")
+        self._in_flight = True
+        self._executor.submit(self._run_batch, loop, batch)
+
+    def _run_batch(self, loop: asyncio.AbstractEventLoop, batch) -> None:
+        """In the ingest thread: commit the batch, then hand the answers to the loop."""
+        outcomes = []
         for i in range(0, len(batch), self.max_batch):
             chunk = batch[i:i + self.max_batch]
             try:
-                results = self.ingest_many([envelope for envelope, _ in chunk])
+                outcomes.append((chunk, self.ingest_many([e for e, _ in chunk]), None))
             except Exception as exc:
-                log.exception("ingest batch of %d failed", len(chunk))
-                for _, future in chunk:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for (_, future), result in zip(chunk, results):
-                if not future.done():  # the client may have gone away
-                    future.set_result(result)
+                log.error("ingest batch of %d failed: %s", len(chunk), exc)
+                outcomes.append((chunk, None, exc))
+        try:
+            loop.call_soon_threadsafe(self._deliver, loop, outcomes)
+        except RuntimeError:  # the loop closed while the batch ran (shutdown)
+            pass
+
+    def _deliver(self, loop: asyncio.AbstractEventLoop, outcomes) -> None:
+        self._in_flight = False
+        for chunk, results, exc in outcomes:
+            for i, (_, future) in enumerate(chunk):
+                if future.done():  # the request gave up or the client went away
+                    continue
+                if exc is not None:
+                    future.set_exception(exc)
+                else:
+                    future.set_result(results[i])
+        if self._pending:
+            self._schedule(loop)
+
+    def close(self) -> None:
+        if self._executor is not None:
+            self._executor.shutdown(wait=True, cancel_futures=False)
+            self._executor = None
 
     def ingest_many(self, envelopes: list[Envelope]) -> list[IngestResult]:
         """Blocking ingestion of several payloads (pollers, tests); answers in order."""

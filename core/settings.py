@@ -58,6 +58,12 @@ class KanalSettings(BaseSettings):
     dispatch_interval_seconds: float = 2.0
     inbox_sweep_seconds: float = 10.0
     log_level: str = "INFO"
+    # every database wait is bounded (seconds); a request that needs the database answers
+    # 503 with Retry-After once connect + statement have passed
+    db_connect_timeout: float = Field(5.0, gt=0)
+    db_statement_timeout: float = Field(15.0, gt=0)
+    db_lock_timeout: float = Field(10.0, gt=0)
+    db_retry_after: int = Field(10, ge=1)
     # signs staff session cookies; without it a random key is made once and kept in
     # <data_dir>/secret_key (set it when several processes serve the same site)
     secret_key: str | None = None
@@ -81,6 +87,12 @@ class KanalSettings(BaseSettings):
         if env_file and Path(env_file).is_file():
             from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
         return {**from_file, **os.environ}
+
+    def db_limits(self):
+        from core.dbguard import DbLimits
+
+        return DbLimits(connect=self.db_connect_timeout, statement=self.db_statement_timeout,
+                        lock=self.db_lock_timeout, retry_after=self.db_retry_after)
 
     def path(self, name: str) -> Path:
         return resolve(getattr(self, name))

@@ -11,8 +11,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from core.dbguard import is_outage
 from core.settings import KanalSettings
-from gateway import public, staff_pages
+from gateway import health, public, staff_pages
 from core.errors import ApiError
 from gateway.bodylimit import BodyLimitMiddleware
 from gateway.pages import HERE
@@ -30,14 +31,15 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
     async def lifespan(app: FastAPI):
         scheduler, workers = None, []
         if run_workers:
-            from core.offices import sync_from_settings
-
-            added = sync_from_settings(kanal.engine, kanal.settings)
-            if added:
-                log.info("added %d walk-in offices from %s", added, kanal.settings.boundaries)
-            replayed = kanal.replay()
-            if replayed:
-                log.info("replayed %d pending inbox payloads", replayed)
+            kanal.db_health.start()
+            try:
+                kanal.start_up()
+            except Exception as exc:
+                if not is_outage(exc):
+                    raise
+                # the inbox sweep does it once the database answers
+                log.error("start-up work postponed, the database is out: %s", exc)
+                kanal.db_health.failed(str(exc).splitlines()[0])
             if kanal.settings.scheduler:
                 from gateway.scheduler import build_scheduler, build_workers
 
@@ -84,9 +86,7 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
                             content={"error": "http_error", "reason": str(exc.detail)},
                             headers=getattr(exc, "headers", None))
 
-    @app.get("/healthz", include_in_schema=False)
-    def healthz() -> dict:
-        return {"ok": True}
+    health.install(app)
 
     # adapter routes first: the intake endpoints are the busiest, and routes match in order
     mounted = set()

@@ -20,7 +20,8 @@ from core.adapter import Adapter, AdapterRegistry, Envelope, missing_modules
 from core.case_engine import CaseEngine, SlaPolicy
 from core.errors import ApiError
 from core.config import ChannelConfig, ChannelsFile, OfficialChannel, load_channels
-from core.db import make_engine, writing
+from core.db import is_sqlite, make_engine, probing, watch_health, writing
+from core.dbguard import DatabaseHealth
 from core.geo import Boundaries
 from core.health import get_cursor, set_cursor
 from core.ingest import Ingestor
@@ -78,7 +79,12 @@ class Kanal:
     ):
         self.settings = settings
         self.clock = clock
-        self.engine = engine or make_engine(settings.database_url)
+        self.db_limits = settings.db_limits()
+        self.engine = engine or make_engine(settings.database_url, limits=self.db_limits)
+        self.db_health = DatabaseHealth(self._probe_database, self.db_limits)
+        if not is_sqlite(str(self.engine.url)):
+            # on SQLite the database is a local file: nothing to wait out between requests
+            watch_health(self.engine, self.db_health)
         self.store = LocalAttachmentStore(settings.data_dir / "attachments")
         self.category_list = load_categories(settings.path("categories"))
         self.category_names = {c["id"]: c["id_name"] for c in self.category_list}
@@ -107,9 +113,11 @@ class Kanal:
         }
         self.pipeline = Pipeline(self.adapters, self.pm.hook, clock=clock, randbelow=randbelow,
                                  language=settings.language)
-        self.ingestor = Ingestor(self.engine, self.pipeline)
+        self.ingestor = Ingestor(self.engine, self.pipeline, health=self.db_health,
+                                 limits=self.db_limits)
         self.dispatcher = Dispatcher(self.engine, self.adapters, clock=clock)
         self._poll_locks: dict[str, threading.Lock] = {}
+        self.started_up = False
         self.media = MediaFetcher(self.engine, self.adapters, self.store,
                                   max_bytes=settings.max_photo_bytes, clock=clock)
 
@@ -192,13 +200,32 @@ class Kanal:
 
     # -- work --------------------------------------------------------------------------
 
+    def _probe_database(self) -> None:
+        with probing(), self.engine.connect() as conn:
+            conn.exec_driver_sql("SELECT 1")
+
     def stop(self) -> None:
+        self.db_health.stop()
+        self.ingestor.close()
         for adapter in self.adapters.values():
             try:
                 adapter.close()
             except Exception:  # one adapter failing to close must not keep the rest open
                 log.exception("closing channel %s failed", adapter.channel_id)
         self.engine.dispose()
+
+    def start_up(self) -> None:
+        """Walk-in offices from the boundaries, then every pending inbox payload. Until it
+        has run once (the database may be out at start-up) the inbox sweep runs it."""
+        from core.offices import sync_from_settings
+
+        added = sync_from_settings(self.engine, self.settings)
+        if added:
+            log.info("added %d walk-in offices from %s", added, self.settings.boundaries)
+        replayed = self.replay()
+        if replayed:
+            log.info("replayed %d pending inbox payloads", replayed)
+        self.started_up = True
 
     def replay(self) -> int:
         """Process every pending inbox payload of running channels (start-up recovery)."""

@@ -18,6 +18,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
 from core.db import checkpoint, is_sqlite, writing
+from core.dbguard import is_outage, outage_reason
 from core.health import record_health
 from gateway.workers import Watcher, Worker
 
@@ -101,8 +102,17 @@ def poll_round(kanal, channel_id: str) -> int:
 
 
 def sweep_job(kanal) -> None:
-    """Pick up inbox payloads left pending (a crash, a channel that came back)."""
-    kanal.replay()
+    """Pick up inbox payloads left pending (a crash, a channel that came back, a database
+    that was out when the process started)."""
+    try:
+        if not kanal.started_up:
+            kanal.start_up()
+        else:
+            kanal.replay()
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning("inbox sweep waits for the database: %s", outage_reason(exc))
 
 
 def checkpoint_job(kanal) -> None:

@@ -7,6 +7,8 @@ import logging
 import threading
 from collections.abc import Callable
 
+from core.dbguard import is_outage, outage_reason
+
 log = logging.getLogger(__name__)
 
 
@@ -54,8 +56,12 @@ class Worker(_Background):
         while not self._stop.is_set():
             try:
                 done = self.step()
-            except Exception:  # a broken round is logged; the worker carries on
-                log.exception("%s worker round failed", self.name)
+            except Exception as exc:  # a broken round is logged; the worker carries on
+                if is_outage(exc):  # one line, not a traceback every round
+                    log.warning("%s worker waits for the database: %s", self.name,
+                                outage_reason(exc))
+                else:
+                    log.exception("%s worker round failed", self.name)
                 done = 0
             if done:
                 continue

@@ -6,6 +6,7 @@ from alembic import context
 from sqlalchemy import pool
 
 from core.db import make_engine
+from core.dbguard import DbLimits
 from core.models import metadata
 
 config = context.config
@@ -23,7 +24,9 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool)
+    # a migration may rewrite a large table: no statement bound, but locks still are
+    engine = make_engine(config.get_main_option("sqlalchemy.url"), poolclass=pool.NullPool,
+                         limits=DbLimits(statement=3600))
     with engine.connect() as connection:
         _run(connection)
     engine.dispose()
