@@ -197,7 +197,8 @@ def test_jpeg_keeps_no_comment_app_or_icc_segment():
 
 def test_colours_are_converted_to_srgb_and_the_profile_dropped():
     out = BytesIO()
-    Image.new("RGB", (16, 16), (255, 0, 0)).save(out, "PNG", icc_profile=swapped_primaries_profile())
+    Image.new("RGB", (16, 16), (255, 0, 0)).save(out, "PNG",
+                                                  icc_profile=swapped_primaries_profile())
     data, _ = public_copy(out.getvalue(), "image/png")
     copy = Image.open(BytesIO(data))
     assert "icc_profile" not in copy.info
