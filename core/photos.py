@@ -3,9 +3,13 @@
 A phone writes into its photos where they were taken (GPS), when, and often the camera's
 serial number; a citizen's photo of the street in front of their house would tell anyone
 where they live. The stored original is kept as sent (evidence, for staff); the public
-tracking page gets a copy re-encoded by Pillow with no EXIF, GPS, XMP, IPTC, ICC or text
-chunks, turned upright first (the EXIF orientation goes with the rest). Formats Pillow
-cannot read here (HEIC) are not shown publicly.
+tracking page gets a copy re-encoded by Pillow from the pixels alone, turned upright first
+(the EXIF orientation goes with the rest). Nothing else is carried over: no EXIF, GPS, XMP,
+IPTC, JPEG comment or vendor APPn segment, no PNG text, time or eXIf chunk, and no ICC
+profile either (it can name the phone): a photo that has one is converted to sRGB, the
+colour space browsers assume for an untagged image, so its colours still show right. A
+JPEG copy has one APP0 segment, JFIF's own header (version and pixel density). Formats
+Pillow cannot read here (HEIC) are not shown publicly.
 """
 
 from __future__ import annotations
@@ -14,13 +18,14 @@ import threading
 from collections import OrderedDict
 from io import BytesIO
 
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 # what the public page shows, as what it is served
 PUBLIC_TYPES = {"image/jpeg": "image/jpeg", "image/png": "image/png",
                 "image/webp": "image/webp", "image/gif": "image/png"}
 # larger photos are not decoded for the public page (a decompression bomb, or a panorama)
 MAX_PIXELS = 50_000_000
+_SRGB = ImageCms.createProfile("sRGB")
 
 
 def public_copy(data: bytes, media_type: str) -> tuple[bytes, str] | None:
@@ -33,7 +38,7 @@ def public_copy(data: bytes, media_type: str) -> tuple[bytes, str] | None:
             if image.width * image.height > MAX_PIXELS:
                 return None
             image.seek(0)  # an animated GIF shows its first frame
-            upright = ImageOps.exif_transpose(image)
+            upright = _bare(_in_srgb(ImageOps.exif_transpose(image)))
             out = BytesIO()
             if served == "image/jpeg":
                 if upright.mode not in ("RGB", "L"):
@@ -49,6 +54,38 @@ def public_copy(data: bytes, media_type: str) -> tuple[bytes, str] | None:
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
             SyntaxError):
         return None
+
+
+def _in_srgb(image: Image.Image) -> Image.Image:
+    """The image's colours in sRGB, when it carries an ICC profile that can be read."""
+    icc = image.info.get("icc_profile")
+    if not icc:
+        return image
+    try:
+        profile = ImageCms.ImageCmsProfile(BytesIO(icc))
+        alpha = None
+        if image.mode in ("RGBA", "LA", "PA", "P") or "transparency" in image.info:
+            rgba = image.convert("RGBA")
+            if rgba.getextrema()[3][0] < 255:
+                alpha = rgba.getchannel("A")
+            image = rgba.convert("RGB")
+        converted = ImageCms.profileToProfile(image, profile, _SRGB, outputMode="RGB")
+    except (ImageCms.PyCMSError, OSError, ValueError):
+        return image  # an unreadable profile, or one of another colour space: left out
+    if alpha is not None:  # LittleCMS leaves alpha out: put it back
+        converted.putalpha(alpha)
+    return converted
+
+
+def _bare(image: Image.Image) -> Image.Image:
+    """The same pixels (and palette) with nothing in ``info`` but what draws them: Pillow's
+    encoders re-use some of it (a JPEG's comment, a PNG's ICC profile)."""
+    kept = {k: image.info[k] for k in ("transparency",) if k in image.info}
+    if image.info.keys() == kept.keys():
+        return image
+    image = image.copy()
+    image.info = kept
+    return image
 
 
 class PublicPhotos:

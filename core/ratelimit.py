@@ -1,12 +1,31 @@
-"""A token bucket per key (a client address, a sender), with a bounded number of keys."""
+"""A token bucket per key (a client address, a sender), with a bounded number of keys, and
+the key a client address is throttled under."""
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+
+
+def client_bucket(host: str | None) -> str:
+    """The key a client address is throttled under. An IPv6 client is its /64: one
+    household or phone gets a whole /64 and may pick any address in it. An IPv4-mapped
+    address is its IPv4 address; something that is no address stays as it is."""
+    if not host:
+        return "unknown"
+    try:
+        address = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return host
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(address) >> 64 << 64, 64)))
+    return str(address)
 
 
 class RateLimiter:

@@ -1,5 +1,5 @@
 """Staff sign-in: a signed session cookie, CSRF tokens, the role guard on every /staff page,
-and throttling of failed sign-ins.
+and throttling of failed sign-ins (``SignInThrottle``).
 
 The session is an itsdangerous-signed, timestamped cookie (HttpOnly, SameSite=Lax, Secure
 over https) holding the account id, a CSRF token and the time it was issued. A session
@@ -15,7 +15,7 @@ import secrets
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from datetime import timezone
 from pathlib import Path
@@ -26,6 +26,7 @@ from fastapi.concurrency import run_in_threadpool
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from core import staff as staff_mod
+from core.ratelimit import client_bucket
 from core.staff import Staff
 
 COOKIE = "kanal_staff"
@@ -79,41 +80,78 @@ class Forbidden(Exception):
 
 
 class FailedLogins:
-    """At most ``limit`` failed sign-ins per key (a username, a client address) in
-    ``window`` seconds; a success clears the username's count."""
+    """At most ``limit`` failed sign-ins per key in ``window`` seconds; past ``max_keys``
+    the key that failed least recently is forgotten."""
 
     def __init__(self, limit: int, window: float, clock: Callable[[], float] = time.monotonic,
                  max_keys: int = 10_000):
         self.limit, self.window, self.clock, self.max_keys = limit, window, clock, max_keys
-        self._failures: dict[str, deque[float]] = {}
+        self._failures: dict[Hashable, deque[float]] = {}
         self._lock = threading.Lock()
 
-    def _recent(self, key: str) -> deque[float]:
+    def _recent(self, key: Hashable) -> deque[float]:
         now = self.clock()
         seen = self._failures.get(key, deque())
         while seen and now - seen[0] > self.window:
             seen.popleft()
         return seen
 
-    def wait(self, key: str) -> int:
+    def wait(self, key: Hashable) -> int:
         """0 when a sign-in may be tried, else the seconds until one may."""
         with self._lock:
             seen = self._recent(key)
             if len(seen) < self.limit:
                 return 0
-            return max(1, int(self.window - (self.clock() - seen[0])) + 1)
+            return max(1, int(self.window - (self.clock() - seen[len(seen) - self.limit])) + 1)
 
-    def fail(self, key: str) -> None:
+    def fail(self, key: Hashable) -> None:
         with self._lock:
             seen = self._recent(key)
             seen.append(self.clock())
+            self._failures.pop(key, None)
             self._failures[key] = seen
             if len(self._failures) > self.max_keys:
                 self._failures.pop(next(iter(self._failures)))
 
-    def clear(self, key: str) -> None:
+    def clear(self, key: Hashable) -> None:
         with self._lock:
             self._failures.pop(key, None)
+
+
+class SignInThrottle:
+    """Failed sign-ins in ``window`` seconds, counted three ways so that guessing waits but
+    nobody can lock someone else out: ``pair_limit`` per username from one client,
+    ``client_limit`` per client across usernames, and ``account_limit`` per username from
+    all clients together (guessing spread over many addresses). A client is its address
+    bucket (an IPv6 client its /64), so the owner, elsewhere, still signs in while a
+    stranger has spent their own tries. A username is counted whether or not it exists.
+    A success clears only its own username and client; the counts live in each process."""
+
+    def __init__(self, *, pair_limit: int = 5, client_limit: int = 30,
+                 account_limit: int = 100, window: float = 15 * 60,
+                 clock: Callable[[], float] = time.monotonic):
+        self.pair = FailedLogins(pair_limit, window, clock)
+        self.client = FailedLogins(client_limit, window, clock)
+        self.account = FailedLogins(account_limit, window, clock)
+
+    @staticmethod
+    def _keys(username: str, host: str | None) -> tuple[str, str]:
+        return username.strip().lower(), client_bucket(host)
+
+    def wait(self, username: str, host: str | None) -> int:
+        """0 when this username may be tried from this client, else the seconds to wait."""
+        user, client = self._keys(username, host)
+        return max(self.pair.wait((user, client)), self.client.wait(client),
+                   self.account.wait(user))
+
+    def fail(self, username: str, host: str | None) -> None:
+        user, client = self._keys(username, host)
+        self.pair.fail((user, client))
+        self.client.fail(client)
+        self.account.fail(user)
+
+    def succeeded(self, username: str, host: str | None) -> None:
+        self.pair.clear(self._keys(username, host))
 
 
 class Auth:
@@ -122,8 +160,7 @@ class Auth:
     def __init__(self, settings):
         self.max_age = int(settings.staff_session_hours * 3600)
         self.signer = URLSafeTimedSerializer(secret_key(settings), salt="kanal-staff-session")
-        self.by_user = FailedLogins(limit=5, window=15 * 60)
-        self.by_client = FailedLogins(limit=30, window=15 * 60)
+        self.sign_in = SignInThrottle()
 
     def read(self, request: Request) -> Session:
         raw = request.cookies.get(COOKIE)

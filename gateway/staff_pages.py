@@ -80,8 +80,8 @@ async def login(request: Request) -> Response:
     if not auth.csrf_ok(request, form.get("csrf")):
         return again("csrf", 403)
     a = auth.auth_of(request)
-    client = request.client.host if request.client else "unknown"
-    wait = max(a.by_user.wait(username.lower()), a.by_client.wait(client))
+    client = request.client.host if request.client else None
+    wait = a.sign_in.wait(username, client)
     if wait:
         response = again("throttled", 429, minutes=max(1, (wait + 59) // 60))
         response.headers["Retry-After"] = str(wait)
@@ -96,10 +96,9 @@ async def login(request: Request) -> Response:
 
     account = await run_in_threadpool(check)
     if account is None:
-        a.by_user.fail(username.lower())
-        a.by_client.fail(client)
+        a.sign_in.fail(username, client)
         return again("wrong", 401)
-    a.by_user.clear(username.lower())
+    a.sign_in.succeeded(username, client)
     # the CSRF token is kept, so a form left open while the session ran out can be sent
     # once its clerk has signed in again in another tab; the signed cookie is new
     session = auth.Session(csrf=auth.session_of(request).csrf, staff_id=account.id,
@@ -174,9 +173,13 @@ async def password_change(request: Request, account: Staff = auth.require()) -> 
         return again("mismatch", 422)
     if len(new) < staff_mod.MIN_PASSWORD:
         return again("short", 422)
-    throttle = auth.auth_of(request).by_user  # guessing through a stolen session waits too
-    if throttle.wait(account.username):
-        return again("throttled", 429)
+    # guessing through a stolen session counts as failed sign-ins
+    throttle = auth.auth_of(request).sign_in
+    client = request.client.host if request.client else None
+    if wait := throttle.wait(account.username, client):
+        response = again("throttled", 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
     kanal = request.app.state.kanal
 
     def change() -> bool:
@@ -187,7 +190,7 @@ async def password_change(request: Request, account: Staff = auth.require()) -> 
             return True
 
     if not await run_in_threadpool(change):
-        throttle.fail(account.username)
+        throttle.fail(account.username, client)
         return again("wrong", 401)
     session = auth.session_of(request)
     session.issued = time.time()  # after the change: this session stays valid

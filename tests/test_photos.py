@@ -5,7 +5,7 @@ from __future__ import annotations
 from io import BytesIO
 
 import pytest
-from PIL import Image, PngImagePlugin
+from PIL import Image, ImageCms, PngImagePlugin
 
 from core.photos import public_copy
 from tests.adapters.web.helpers import png
@@ -106,3 +106,185 @@ def test_public_copies_kept_in_memory_stay_under_the_budget(tmp_path):
                                                           copies._kept.values())
     again = copies.get(stored[-1].sha256, "image/png")  # the newest is still kept
     assert again is copies._kept[(stored[-1].sha256, "image/png")]
+
+
+# -- every metadata segment goes, walked byte by byte ----------------------------------
+
+APP0, APP1, APP2, APP13, COM, SOS, EOI = 0xE0, 0xE1, 0xE2, 0xED, 0xFE, 0xDA, 0xD9
+XMP = (b"http://ns.adobe.com/xap/1.0/\x00<x:xmpmeta><rdf:Description "
+       b"exif:GPSLatitude=\"6,12.5S\" dc:creator=\"Ibu Sari\"/></x:xmpmeta>")
+
+
+def jpeg_segments(data: bytes) -> list[tuple[int, bytes]]:
+    """(marker, payload) of every segment of a JPEG, walked by the markers' lengths;
+    entropy-coded data after each SOS is skipped up to the next real marker."""
+    assert data[:2] == b"\xff\xd8", "no SOI"
+    found, i = [], 2
+    while i < len(data):
+        assert data[i] == 0xFF, f"no marker at {i}"
+        while data[i] == 0xFF:  # fill bytes
+            i += 1
+        marker = data[i]
+        i += 1
+        if marker == EOI:
+            found.append((marker, b""))
+            assert i == len(data), "bytes after EOI"
+            return found
+        if 0xD0 <= marker <= 0xD7 or marker == 0x01:  # no length
+            found.append((marker, b""))
+            continue
+        length = int.from_bytes(data[i:i + 2], "big")
+        found.append((marker, data[i + 2:i + length]))
+        i += length
+        if marker == SOS:
+            while not (data[i] == 0xFF and data[i + 1] not in (0x00, *range(0xD0, 0xD8))):
+                i += 1
+    raise AssertionError("no EOI")
+
+
+def segment(marker: int, payload: bytes) -> bytes:
+    return bytes((0xFF, marker)) + (len(payload) + 2).to_bytes(2, "big") + payload
+
+
+def jpeg_full_of_metadata() -> bytes:
+    """The EXIF JPEG above, with a comment, XMP, an ICC profile, IPTC and a vendor segment."""
+    base = Image.open(BytesIO(jpeg_with_exif()))
+    out = BytesIO()
+    base.save(out, "JPEG", exif=base.info["exif"], comment=b"Rumah Ibu Sari, Jl. Mawar 3",
+              icc_profile=srgb_profile())
+    data = out.getvalue()
+    extra = (segment(APP1, XMP)
+             + segment(APP13, b"Photoshop 3.0\x008BIM\x04\x04 Ibu Sari IPTC byline")
+             + segment(0xEC, b"Ducky\x00 camera owner Ibu Sari")
+             + segment(COM, b"a second comment: Ibu Sari"))
+    return data[:2] + extra + data[2:]
+
+
+def assert_no_jpeg_metadata(data: bytes) -> None:
+    markers = jpeg_segments(data)
+    kept = [(m, p[:5]) for m, p in markers if m == COM or 0xE0 <= m <= 0xEF]
+    # the only APPn left is JFIF's own header (version and pixel density), written by libjpeg
+    assert kept in ([], [(APP0, b"JFIF\x00")]), kept
+    assert b"Ibu Sari" not in data and b"Exif" not in data and b"ICC_PROFILE" not in data
+
+
+def srgb_profile() -> bytes:
+    return ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+
+def swapped_primaries_profile() -> bytes:
+    """sRGB with its red and blue primaries swapped: a wide-gamut phone's profile stands in
+    for it, and a colour-managed viewer shows its "red" pixels as blue."""
+    icc = bytearray(srgb_profile())
+    icc[84:100] = bytes(16)  # the profile id (an MD5) no longer matches: leave it unset
+    count = int.from_bytes(icc[128:132], "big")
+    entries = {bytes(icc[132 + 12 * n:136 + 12 * n]): 132 + 12 * n for n in range(count)}
+    red, blue = entries[b"rXYZ"] + 4, entries[b"bXYZ"] + 4
+    icc[red:red + 8], icc[blue:blue + 8] = icc[blue:blue + 8], icc[red:red + 8]
+    return bytes(icc)
+
+
+def test_jpeg_keeps_no_comment_app_or_icc_segment():
+    original = jpeg_full_of_metadata()
+    markers = {m for m, _ in jpeg_segments(original)}
+    assert {COM, APP1, APP2, APP13, 0xEC} <= markers
+    assert Image.open(BytesIO(original)).info["comment"]
+    data, media_type = public_copy(original, "image/jpeg")
+    assert media_type == "image/jpeg"
+    assert_no_jpeg_metadata(data)
+    assert "comment" not in Image.open(BytesIO(data)).info
+
+
+def test_colours_are_converted_to_srgb_and_the_profile_dropped():
+    out = BytesIO()
+    Image.new("RGB", (16, 16), (255, 0, 0)).save(out, "PNG",
+                                                  icc_profile=swapped_primaries_profile())
+    data, _ = public_copy(out.getvalue(), "image/png")
+    copy = Image.open(BytesIO(data))
+    assert "icc_profile" not in copy.info
+    r, g, b = copy.convert("RGB").getpixel((8, 8))
+    assert b > 200 and r < 60  # what a colour-managed viewer showed: blue, in sRGB
+    out = BytesIO()
+    Image.new("RGB", (16, 16), (200, 120, 40)).save(out, "JPEG", quality=95,
+                                                     icc_profile=srgb_profile())
+    data, _ = public_copy(out.getvalue(), "image/jpeg")
+    assert_no_jpeg_metadata(data)
+    assert all(abs(a - b) <= 6 for a, b in zip(
+        Image.open(BytesIO(data)).getpixel((8, 8)), (200, 120, 40)))
+
+
+def png_chunks(data: bytes) -> list[bytes]:
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    kinds, i = [], 8
+    while i < len(data):
+        length = int.from_bytes(data[i:i + 4], "big")
+        kinds.append(data[i + 4:i + 8])
+        i += 12 + length
+    return kinds
+
+
+def webp_chunks(data: bytes) -> list[bytes]:
+    assert data[:4] == b"RIFF" and data[8:12] == b"WEBP"
+    kinds, i = [], 12
+    while i < len(data):
+        length = int.from_bytes(data[i + 4:i + 8], "little")
+        kinds.append(data[i:i + 4])
+        i += 8 + length + (length & 1)
+    return kinds
+
+
+def png_full_of_metadata(mode: str = "RGB") -> bytes:
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Ibu Sari")
+    info.add_text("Comment", "Jl. Mawar 3", zip=True)
+    info.add_itxt("Description", "rumah Ibu Sari", lang="id")
+    info.add(b"tIME", b"\x07\xea\x0b\x01\x0c\x00\x00")
+    exif = Image.Exif()
+    exif[MAKE] = "PhoneMaker"
+    out = BytesIO()
+    Image.new(mode, (8, 8)).save(out, "PNG", pnginfo=info, exif=exif.tobytes(),
+                                 icc_profile=srgb_profile(), dpi=(300, 300))
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("mode", ["RGB", "RGBA", "P"])
+def test_png_keeps_only_the_chunks_that_draw_the_image(mode):
+    original = png_full_of_metadata(mode)
+    assert {b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"iCCP", b"tIME", b"pHYs"} <= set(
+        png_chunks(original))
+    data, media_type = public_copy(original, "image/png")
+    assert media_type == "image/png"
+    assert set(png_chunks(data)) <= {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
+    assert b"Ibu Sari" not in data and b"PhoneMaker" not in data
+
+
+def test_webp_keeps_no_exif_xmp_or_icc_chunk():
+    exif = Image.Exif()
+    exif[MAKE] = "PhoneMaker"
+    out = BytesIO()
+    Image.new("RGB", (8, 8), "green").save(out, "WEBP", exif=exif.tobytes(), xmp=XMP,
+                                           icc_profile=srgb_profile())
+    assert {b"EXIF", b"XMP ", b"ICCP"} <= set(webp_chunks(out.getvalue()))
+    data, media_type = public_copy(out.getvalue(), "image/webp")
+    assert set(webp_chunks(data)) <= {b"VP8 ", b"VP8L", b"VP8X", b"ALPH"}
+    assert b"PhoneMaker" not in data and b"Ibu Sari" not in data
+
+
+def test_gif_comment_is_not_carried_into_the_png():
+    out = BytesIO()
+    Image.new("P", (8, 8)).save(out, "GIF", comment=b"rumah Ibu Sari")
+    data, media_type = public_copy(out.getvalue(), "image/gif")
+    assert media_type == "image/png" and b"Ibu Sari" not in data
+    assert set(png_chunks(data)) <= {b"IHDR", b"PLTE", b"tRNS", b"IDAT", b"IEND"}
+
+
+def test_the_served_jpeg_has_no_metadata_segment(client):
+    original = jpeg_full_of_metadata()
+    r = client.post("/api/v1/web/reports", data={"text": "Pohon tumbang di depan rumah."},
+                    files=[("photos", ("rumah.jpg", original, "image/jpeg"))])
+    assert r.status_code == 201, r.text
+    [photo] = client.get(f"/api/v1/reports/{r.json()['tracking_id']}").json()["photos"]
+    served = client.get(photo["url"])
+    assert served.status_code == 200 and served.headers["content-type"] == "image/jpeg"
+    assert_no_jpeg_metadata(served.content)
+    assert Image.open(BytesIO(served.content)).size == (20, 40)  # still upright

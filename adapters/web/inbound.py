@@ -18,6 +18,7 @@ from core.adapter import Envelope
 from core.canonical import IngestResult
 from core.errors import ApiError
 from core.models import utcnow
+from core.ratelimit import client_bucket
 from core.reportform import CitizenReport, Problem, submission_id
 from core.uploads import (
     CheckedUpload,
@@ -41,7 +42,7 @@ def web_adapter(request: Request) -> WebAdapter:
 
 def client_key(request: Request) -> str:
     # uvicorn has already replaced this with X-Forwarded-For when a trusted proxy sent it
-    return request.client.host if request.client else "unknown"
+    return client_bucket(request.client.host if request.client else None)
 
 
 # problems are told in the order of the form's fields

@@ -106,6 +106,103 @@ def test_repeated_failed_logins_are_throttled(staff_client):
     assert sign_in(staff_client, "admin1").status_code == 303  # other accounts are not
 
 
+def browser_at(client: TestClient, host: str) -> TestClient:
+    """Another browser on the same app, from ``host``."""
+    return TestClient(client.app, client=(host, 50000), follow_redirects=False)
+
+
+def test_a_stranger_cannot_lock_the_owner_out(staff_client):
+    attacker = browser_at(staff_client, "198.51.100.7")
+    assert [sign_in(attacker, "loket", f"tebakan-ke-{n}").status_code
+            for n in range(8)] == [401] * 5 + [429] * 3
+    assert sign_in(attacker, "loket").status_code == 429  # the attacker waits, right or not
+    owner = browser_at(staff_client, "203.0.113.20")
+    assert sign_in(owner, "loket", "salah-ketik-sekali").status_code == 401
+    assert sign_in(owner, "loket").status_code == 303
+    assert owner.get("/staff").status_code == 200
+
+
+def test_the_owner_of_another_ipv6_64_signs_in(staff_client):
+    for n in range(1, 6):  # five addresses of one /64 are one client
+        attacker = browser_at(staff_client, f"2001:db8:bad:1::{n}")
+        assert sign_in(attacker, "loket", "tebakan-salah").status_code == 401
+    assert sign_in(browser_at(staff_client, "2001:db8:bad:1::99"), "loket").status_code == 429
+    assert sign_in(browser_at(staff_client, "2001:db8:600d:1::1"), "loket").status_code == 303
+
+
+def test_one_address_guessing_many_accounts_waits(staff_client):
+    for n in range(30):  # 30 names, each failed once, from one /64
+        guesser = browser_at(staff_client, f"2001:db8:5:5::{n + 1:x}")
+        assert sign_in(guesser, f"pengguna{n}", "tebakan-salah").status_code == 401
+    r = sign_in(browser_at(staff_client, "2001:db8:5:5::ffff"), "admin1")
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert sign_in(browser_at(staff_client, "2001:db8:5:6::1"), "admin1").status_code == 303
+
+
+def test_guessing_spread_over_many_addresses_meets_the_account_ceiling(staff_client,
+                                                                       staff_kanal):
+    staff_kanal.auth.sign_in = auth.SignInThrottle(account_limit=12)  # 100 by default
+    for n in range(12):  # 3 tries from each of 4 addresses: each stays under its limits
+        attacker = browser_at(staff_client, f"198.51.100.{n // 3 + 1}")
+        assert sign_in(attacker, "loket", "tebakan-salah").status_code == 401
+    r = sign_in(browser_at(staff_client, "203.0.113.20"), "loket")
+    assert r.status_code == 429  # the ceiling is across all addresses
+    assert sign_in(browser_at(staff_client, "203.0.113.20"), "admin1").status_code == 303
+
+
+def test_unknown_usernames_are_throttled_like_known_ones(staff_client, monkeypatch):
+    verified, real = [], staff._hasher
+
+    class Counting:
+        def __getattr__(self, name):
+            return getattr(real, name)
+
+        def verify(self, stored, password):
+            verified.append(stored)
+            return real.verify(stored, password)
+
+    monkeypatch.setattr(staff, "_hasher", Counting())
+    guesser = browser_at(staff_client, "198.51.100.9")
+    for name in ("tidak-ada", "loket"):
+        assert [sign_in(guesser, name, "tebakan-salah").status_code
+                for _ in range(6)] == [401] * 5 + [429]
+    assert len(verified) == 10  # a hash is checked for the unknown name too, never skipped
+
+
+@pytest.mark.parametrize("limits, tries, then", [
+    ({"pair_limit": 5}, [("loket", "a")] * 5, {("loket", "a"): True, ("loket", "b"): False,
+                                                ("admin1", "a"): False}),
+    ({"client_limit": 30}, [(f"u{n}", "a") for n in range(30)],
+     {("loket", "a"): True, ("loket", "b"): False}),
+    ({"account_limit": 100}, [("loket", f"10.0.{n // 4}.{n % 4}") for n in range(100)],
+     {("loket", "b"): True, ("admin1", "b"): False}),
+], ids=["per_username_and_address", "per_address", "per_username_ceiling"])
+def test_sign_in_throttle_limits(limits, tries, then):
+    now = [0.0]
+    throttle = auth.SignInThrottle(clock=lambda: now[0])
+    assert all(getattr(throttle, k).limit == v for k, v in
+               {"pair": 5, "client": 30, "account": 100}.items())  # the defaults
+    for username, host in tries:
+        assert throttle.wait(username, host) == 0
+        throttle.fail(username, host)
+    for (username, host), waits in then.items():
+        assert bool(throttle.wait(username, host)) is waits, (username, host)
+    now[0] = 15 * 60 + 1  # the window has passed
+    assert all(throttle.wait(u, h) == 0 for u, h in then)
+
+
+def test_a_success_clears_only_its_own_username_and_address():
+    throttle = auth.SignInThrottle()
+    for _ in range(4):
+        throttle.fail("loket", "203.0.113.20")
+        throttle.fail("loket", "198.51.100.7")
+    throttle.succeeded("Loket ", "203.0.113.20")
+    throttle.fail("loket", "198.51.100.7")
+    assert throttle.wait("loket", "203.0.113.20") == 0
+    assert throttle.wait("loket", "198.51.100.7") > 0
+    assert len(throttle.account._recent("loket")) == 9  # the ceiling still counts them all
+
+
 def test_counter_cannot_open_the_admin_page(staff_client):
     sign_in(staff_client, "loket")
     r = staff_client.get("/staff/admin")
@@ -236,6 +333,20 @@ def test_password_change_refusals_change_nothing(staff_client, current, new, rep
     assert r.status_code == status and says in r.text
     assert sign_in(TestClient(staff_client.app, follow_redirects=False),
                    "loket").status_code == 303  # the old password still works
+
+
+def test_guessing_through_a_stolen_session_waits_but_locks_nobody_out(staff_client):
+    thief = browser_at(staff_client, "198.51.100.7")
+    sign_in(thief, "loket")
+    assert [change_password(thief, f"tebakan-ke-{n}", "sandi-baru-loket-1").status_code
+            for n in range(6)] == [401] * 5 + [429]
+    r = change_password(thief, PASSWORD, "sandi-baru-loket-1")
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 0
+    assert "Terlalu banyak percobaan" in r.text
+    assert sign_in(thief, "loket").status_code == 429  # the same counts as signing in
+    owner = browser_at(staff_client, "203.0.113.20")
+    assert sign_in(owner, "loket").status_code == 303
+    assert change_password(owner, PASSWORD, "sandi-baru-loket-1").status_code == 200
 
 
 def test_processes_starting_together_share_one_secret_key(settings, tmp_path):

@@ -359,6 +359,47 @@ def test_rate_limit_per_client_address(make_kanal, settings, via):
         assert post(other, 4).status_code == ok
 
 
+@pytest.mark.parametrize("via", ["json", "form"])
+def test_rate_limit_takes_an_ipv6_64_as_one_client(make_kanal, settings, via):
+    kanal = make_kanal(settings=settings.model_copy(
+        update={"web_rate_per_minute": 1, "web_rate_burst": 5}))
+    app = create_app(kanal=kanal)
+
+    def post(host: str, n: int):
+        client = TestClient(app, client=(host, 5000))
+        if via == "json":
+            return client.post(API, json={"text": f"laporan {n}"})
+        return client.post("/lapor", data=form(text=f"laporan {n}", submission_id=None),
+                           follow_redirects=False)
+
+    ok = 201 if via == "json" else 303
+    with TestClient(app):
+        statuses = [post(f"2001:db8:1:2::{n:x}", n).status_code for n in range(1, 31)]
+        assert statuses == [ok] * 5 + [429] * 25
+        assert post("2001:db8:1:3::1", 31).status_code == ok  # the next /64 is someone else
+
+
+def test_rate_limit_behind_a_trusted_proxy_buckets_what_it_forwarded(make_kanal, settings):
+    from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+    kanal = make_kanal(settings=settings.model_copy(
+        update={"web_rate_per_minute": 1, "web_rate_burst": 2}))
+    app = create_app(kanal=kanal)
+    # what `kanal serve` runs: uvicorn believes X-Forwarded-For from the trusted proxies only
+    proxied = TestClient(ProxyHeadersMiddleware(app, trusted_hosts="127.0.0.1"),
+                         client=("127.0.0.1", 5000))
+
+    def post(forwarded_for: str, n: int) -> int:
+        return proxied.post(API, json={"text": f"laporan {n}"},
+                            headers={"X-Forwarded-For": forwarded_for}).status_code
+
+    with TestClient(app):
+        assert [post(f"2001:db8:aa:1:{n}::1", n) for n in range(1, 4)] == [201, 201, 429]
+        assert post("2001:db8:aa:2::1", 4) == 201
+        assert [post("203.0.113.7", 5), post("::ffff:203.0.113.7", 6),
+                post("203.0.113.7", 7)] == [201, 201, 429]
+
+
 def test_rate_limiter_refills_and_stays_bounded():
     now = [0.0]
     limiter = RateLimiter(per_minute=6, burst=2, max_keys=3, clock=lambda: now[0])
