@@ -7,6 +7,7 @@ import getpass
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 
@@ -399,6 +400,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A reader that stops early (``kanal offices list | head``) ends
+    it quietly with 141, as SIGPIPE ends other commands (the recipe of the Python docs,
+    library/signal.html#note-on-sigpipe)."""
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # here, not at exit, so that a broken pipe is caught below
+        return status
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush goes nowhere
+        return 128 + signal.SIGPIPE
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     settings = KanalSettings()
     from gateway.logs import install
