@@ -175,9 +175,16 @@ def cmd_report_show(args, settings) -> int:
     except tracking.InvalidTrackingID as exc:
         print(f"not a tracking ID ({exc.reason}): periksa kembali nomor laporan", file=sys.stderr)
         return 2
+    from core.categories import load as load_categories
+    from core.geo import Boundaries
+
+    names = {c["id"]: c["id_name"] for c in load_categories(settings.path("categories"))}
+    areas = (Boundaries.from_geojson(settings.path("boundaries"),
+                                     max_distance_m=settings.boundaries_max_distance_m)
+             if settings.boundaries else None)  # named as the public view names them
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
-        view = reports.staff_report(conn, compact)
+        view = reports.staff_report(conn, compact, categories=names, areas=areas)
     if view is None:
         print(f"no report {tracking.display(compact)}", file=sys.stderr)
         return 1

@@ -145,3 +145,23 @@ def test_a_reader_that_stops_early_gets_no_traceback(many_offices, tmp_path, arg
     assert "Traceback" not in out.stderr and "BrokenPipeError" not in out.stderr, out.stderr
     assert out.stderr == ""
     assert out.returncode == 141  # 128 + SIGPIPE, as for any other command cut short
+
+
+def test_report_show_names_the_category_and_the_areas(cli_env, client, jaki_auth):
+    """As the public view does: the category's name, the kecamatan and kota names (from
+    the boundaries), and for staff the app's own category name."""
+    r = client.post("/api/v1/jaki/reports", headers=jaki_auth, json={
+        "external_id": "show-1", "text": "Lampu mati", "category": "Lampu Penerangan Jalan Umum",
+        "location": {"lat": -6.205, "lon": 106.805}})
+    assert r.status_code == 201, r.text
+    tid = r.json()["tracking_id"]
+    env = {**cli_env, "KANAL_BOUNDARIES": str(REPO / "tests" / "fixtures" /
+                                              "boundaries_small.geojson")}
+    shown = json.loads(kanal_ok("report", "show", tid, env=env))
+    public = client.get(f"/api/v1/reports/{tid}").json()
+    assert shown["category"] == public["category"] == {"id": "lampu-jalan",
+                                                       "name": "Lampu jalan mati"}
+    assert shown["kelurahan"] == public["kelurahan"] == {"code": "31.71.01.1001", "name": "Alfa"}
+    assert shown["kecamatan"] == public["kecamatan"] == {"code": "31.71.01", "name": "Satu"}
+    assert shown["kota"] == public["kota"] == {"code": "31.71", "name": "Kota Uji Pusat"}
+    assert shown["source_category"] == "Lampu Penerangan Jalan Umum"
