@@ -64,6 +64,8 @@ class InboundMessage:
     received_at: datetime | None = None
     subject: str | None = None
     category: str | None = None
+    # the category as the client named it, when that is not kanal's id (JAKI's own names)
+    source_category: str | None = None
     location: Location | None = None
     attachments: list[StoredFile] = field(default_factory=list)
     thread_refs: list[str] = field(default_factory=list)

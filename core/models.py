@@ -74,6 +74,9 @@ class Report(SQLModel, table=True):
     tracking_id: str = Field(max_length=16, unique=True)
     status: str = Field(default="Menunggu", max_length=32, index=True)
     category: Optional[str] = Field(default=None, max_length=64)
+    # the client's own name for the category (the JAKI app's), when it is not kanal's id;
+    # for officers, never shown publicly
+    source_category: Optional[str] = Field(default=None, max_length=128)
     channel: str = Field(max_length=64)
     official_channel: str = Field(max_length=64)
     reporter_id: Optional[int] = Field(default=None, foreign_key="reporter.id", index=True)

@@ -38,7 +38,7 @@ outbox_t = OutboxItem.__table__
 
 MAX_ID_ATTEMPTS = 8
 _REPORT_COLUMNS = ("id", "tracking_id", "channel", "official_channel", "reporter_id", "lat",
-                   "lon", "address", "created_at", *NewReport.MUTABLE)
+                   "lon", "address", "created_at", "source_category", *NewReport.MUTABLE)
 
 
 class Pipeline:
@@ -179,7 +179,8 @@ class Pipeline:
                 w.report = NewReport(
                     id=report_id, tracking_id=tid, channel=w.message.channel,
                     official_channel=w.message.official_channel, created_at=now,
-                    category=category, reporter_id=w.reporter_id,
+                    category=category, source_category=w.message.source_category,
+                    reporter_id=w.reporter_id,
                     lat=where.lat if where else None, lon=where.lon if where else None,
                     address=where.address if where else None,
                     kelurahan_code=where.kelurahan_code if where else None)

@@ -112,14 +112,41 @@ def submission_id(value: Any, *, strict: bool) -> str | Problem:
                    "submission_id must be 8 to 128 letters, digits, '-' or '_'")
 
 
+def check_contact(raw: Mapping[str, Any], *, prefix: str = ""
+                  ) -> tuple[tuple[str | None, str | None, str | None], list[Problem]]:
+    """The reporter's ``name``, ``phone`` and ``email`` (stripped, None when empty) and
+    what is wrong with them. Every intake refuses a wrong one rather than filing the
+    complaint without it. ``prefix`` names the fields as the caller's payload does
+    (``reporter.`` for JAKI)."""
+    problems: list[Problem] = []
+    name = _string(raw.get("name"))
+    if name is _BAD or (name and len(name) > MAX_NAME):
+        problems.append(Problem(422, "invalid_name", f"{prefix}name",
+                                f"{prefix}name must be text of at most {MAX_NAME} characters",
+                                {"limit": MAX_NAME}))
+    phone = _string(raw.get("phone"))
+    if phone is not None and (phone is _BAD or len(phone) > MAX_PHONE
+                              or phone_e164(phone) is None):
+        problems.append(Problem(422, "invalid_phone", f"{prefix}phone",
+                                f"{prefix}phone is not a phone number"))
+    email = _string(raw.get("email"))
+    if email is not None and (email is _BAD or len(email) > MAX_EMAIL
+                              or email_address(email) is None):
+        problems.append(Problem(422, "invalid_email", f"{prefix}email",
+                                f"{prefix}email is not an email address"))
+    return (name, phone, email), problems
+
+
 def check_report(raw: Mapping[str, Any], *, max_text_chars: int,
                  categories: Collection[str]) -> tuple[CitizenReport | None, list[Problem]]:
     """The report, or every problem with it at once (so a form can show them together)."""
     problems: list[Problem] = []
     text = _string(raw.get("text"))
-    if text is None or text is _BAD:
+    if text is _BAD:
+        problems.append(Problem(422, "invalid_text", "text", "text must be a string"))
+    elif text is None:
         problems.append(Problem(422, "missing_text", "text",
-                                "text is required and must be a non-empty string"))
+                                "text is required and must not be empty"))
     else:
         text = text.replace("\r\n", "\n")
         if len(text) > max_text_chars:
@@ -145,19 +172,8 @@ def check_report(raw: Mapping[str, Any], *, max_text_chars: int,
         missing = "lat" if lat is None else "lon"
         problems.append(Problem(422, "invalid_location", missing,
                                 "give both lat and lon, or neither", {"missing": missing}))
-    name = _string(raw.get("name"))
-    if name is _BAD or (name and len(name) > MAX_NAME):
-        problems.append(Problem(422, "invalid_name", "name",
-                                f"name must be text of at most {MAX_NAME} characters",
-                                {"limit": MAX_NAME}))
-    phone = _string(raw.get("phone"))
-    if phone is not None and (phone is _BAD or len(phone) > MAX_PHONE
-                              or phone_e164(phone) is None):
-        problems.append(Problem(422, "invalid_phone", "phone", "phone is not a phone number"))
-    email = _string(raw.get("email"))
-    if email is not None and (email is _BAD or len(email) > MAX_EMAIL
-                              or email_address(email) is None):
-        problems.append(Problem(422, "invalid_email", "email", "email is not an email address"))
+    (name, phone, email), found = check_contact(raw)
+    problems += found
     if problems:
         return None, problems
     location = (ReportLocation(lat=lat, lon=lon, address=address)

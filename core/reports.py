@@ -96,8 +96,11 @@ def photo(conn: Connection, compact: str, attachment_id: int):
     ).first()
 
 
-def staff_report(conn: Connection, compact: str) -> dict[str, Any] | None:
-    """Everything about a report, for staff tools (contains personal data)."""
+def staff_report(conn: Connection, compact: str, *, categories: dict[str, str] | None = None,
+                 areas: Any = None) -> dict[str, Any] | None:
+    """Everything about a report, for staff tools (contains personal data): the public
+    view (named as it names them), the client's own category name, the reporter and the
+    messages."""
     r = _load(conn, compact)
     if r is None:
         return None
@@ -117,9 +120,10 @@ def staff_report(conn: Connection, compact: str) -> dict[str, Any] | None:
         "delivery": m.delivery, "created_at": wib(m.created_at),
     } for m in conn.execute(select(message_t).where(message_t.c.report_id == r.id)
                             .order_by(message_t.c.id))]
-    base = public_report(conn, compact) or {}
+    base = public_report(conn, compact, categories=categories, areas=areas) or {}
     return {
         **base,
+        "source_category": r.source_category,
         "id": r.id, "channel": r.channel, "queue": r.queue, "sla_due_at": wib(r.sla_due_at),
         "location": {"lat": r.lat, "lon": r.lon, "address": r.address},
         "reporter": reporter, "messages": messages,

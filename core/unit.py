@@ -19,6 +19,7 @@ class NewReport:
     created_at: datetime
     status: str = "Menunggu"
     category: str | None = None
+    source_category: str | None = None
     reporter_id: int | None = None
     lat: float | None = None
     lon: float | None = None

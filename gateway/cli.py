@@ -7,6 +7,7 @@ import getpass
 import json
 import logging
 import os
+import signal
 import subprocess
 import sys
 
@@ -174,9 +175,16 @@ def cmd_report_show(args, settings) -> int:
     except tracking.InvalidTrackingID as exc:
         print(f"not a tracking ID ({exc.reason}): periksa kembali nomor laporan", file=sys.stderr)
         return 2
+    from core.categories import load as load_categories
+    from core.geo import Boundaries
+
+    names = {c["id"]: c["id_name"] for c in load_categories(settings.path("categories"))}
+    areas = (Boundaries.from_geojson(settings.path("boundaries"),
+                                     max_distance_m=settings.boundaries_max_distance_m)
+             if settings.boundaries else None)  # named as the public view names them
     engine = make_engine(settings.database_url)
     with engine.connect() as conn:
-        view = reports.staff_report(conn, compact)
+        view = reports.staff_report(conn, compact, categories=names, areas=areas)
     if view is None:
         print(f"no report {tracking.display(compact)}", file=sys.stderr)
         return 1
@@ -399,6 +407,20 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run one command. A reader that stops early (``kanal offices list | head``) ends
+    it quietly with 141, as SIGPIPE ends other commands (the recipe of the Python docs,
+    library/signal.html#note-on-sigpipe)."""
+    try:
+        status = _run(argv)
+        sys.stdout.flush()  # here, not at exit, so that a broken pipe is caught below
+        return status
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # the interpreter's last flush goes nowhere
+        return 128 + signal.SIGPIPE
+
+
+def _run(argv: list[str] | None) -> int:
     args = build_parser().parse_args(argv)
     settings = KanalSettings()
     from gateway.logs import install

@@ -11,13 +11,13 @@ from functools import cached_property
 from datetime import datetime
 from typing import Any
 
-import yaml
 from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from core import inbox
 from core.adapter import Adapter, AdapterRegistry, Envelope, missing_modules
 from core.case_engine import CaseEngine, SlaPolicy
+from core.categories import load as load_categories
 from core.errors import ApiError
 from core.config import ChannelConfig, ChannelsFile, OfficialChannel, load_channels
 from core.db import is_sqlite, make_engine, probing, watch_health, writing
@@ -57,11 +57,6 @@ class ChannelStatus:
             "state": self.state,
             "reason": self.reason,
         }
-
-
-def load_categories(path) -> list[dict[str, str]]:
-    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return list(data.get("categories") or [])
 
 
 class Kanal:

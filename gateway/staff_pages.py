@@ -142,8 +142,8 @@ async def lookup(request: Request, account: Staff = auth.require()) -> Response:
 
     def load():
         with kanal.engine.connect() as conn:
-            return reports.public_report(conn, compact, categories=kanal.category_names,
-                                         areas=kanal.case_engine)
+            return reports.staff_report(conn, compact, categories=kanal.category_names,
+                                        areas=kanal.case_engine)
 
     view = await run_in_threadpool(load)
     return page(request, "staff_lookup.html", {

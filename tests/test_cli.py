@@ -110,3 +110,58 @@ def test_secrets_may_come_from_a_dot_env_file(tmp_path):
     assert out.returncode == 0, out.stderr
     jaki = next(i for i in json.loads(out.stdout) if i["id"] == "jaki")
     assert jaki["state"] == "ready"
+
+
+@pytest.fixture
+def many_offices(tmp_path):
+    """A database with more offices than a pipe holds (64 KiB), so a reader that stops
+    early really breaks the pipe."""
+    from sqlalchemy import insert
+
+    from core.db import make_engine, upgrade
+    from core.models import Office, utcnow
+
+    url = f"sqlite:///{tmp_path / 'k.sqlite3'}"
+    upgrade(url)
+    engine = make_engine(url)
+    with engine.begin() as conn:
+        conn.execute(insert(Office.__table__), [
+            {"id": f"posko-{i:05d}", "kind": "kelurahan", "area_code": "31.71.01.1001",
+             "name": f"Posko pengaduan sementara nomor {i:05d}", "active": True,
+             "created_at": utcnow()} for i in range(3000)])
+    engine.dispose()
+    return {"KANAL_DATABASE_URL": url, "KANAL_JAKI_API_KEY": "k"}
+
+
+@pytest.mark.parametrize("args", [["offices", "list"], ["offices", "list", "--json"]],
+                         ids=["table", "json"])
+def test_a_reader_that_stops_early_gets_no_traceback(many_offices, tmp_path, args):
+    """``kanal offices list | head -1``: the first line, then a quiet exit."""
+    env = {**os.environ, **many_offices}
+    kanal = " ".join([sys.executable, "-m", "gateway.cli", *args])
+    out = subprocess.run(["bash", "-c", f"set -o pipefail; {kanal} | head -1"],
+                         capture_output=True, text=True, env=env, cwd=REPO, timeout=120)
+    assert out.stdout.splitlines() and len(out.stdout.splitlines()) == 1
+    assert "Traceback" not in out.stderr and "BrokenPipeError" not in out.stderr, out.stderr
+    assert out.stderr == ""
+    assert out.returncode == 141  # 128 + SIGPIPE, as for any other command cut short
+
+
+def test_report_show_names_the_category_and_the_areas(cli_env, client, jaki_auth):
+    """As the public view does: the category's name, the kecamatan and kota names (from
+    the boundaries), and for staff the app's own category name."""
+    r = client.post("/api/v1/jaki/reports", headers=jaki_auth, json={
+        "external_id": "show-1", "text": "Lampu mati", "category": "Lampu Penerangan Jalan Umum",
+        "location": {"lat": -6.205, "lon": 106.805}})
+    assert r.status_code == 201, r.text
+    tid = r.json()["tracking_id"]
+    env = {**cli_env, "KANAL_BOUNDARIES": str(REPO / "tests" / "fixtures" /
+                                              "boundaries_small.geojson")}
+    shown = json.loads(kanal_ok("report", "show", tid, env=env))
+    public = client.get(f"/api/v1/reports/{tid}").json()
+    assert shown["category"] == public["category"] == {"id": "lampu-jalan",
+                                                       "name": "Lampu jalan mati"}
+    assert shown["kelurahan"] == public["kelurahan"] == {"code": "31.71.01.1001", "name": "Alfa"}
+    assert shown["kecamatan"] == public["kecamatan"] == {"code": "31.71.01", "name": "Satu"}
+    assert shown["kota"] == public["kota"] == {"code": "31.71", "name": "Kota Uji Pusat"}
+    assert shown["source_category"] == "Lampu Penerangan Jalan Umum"

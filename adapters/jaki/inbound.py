@@ -12,6 +12,7 @@ from adapters.jaki.payloads import JakiInbox, JakiReport
 from core import tracking
 from core.adapter import Envelope
 from core.errors import ApiError
+from core.reportform import check_contact
 from core.uploads import StoredPhoto, check_photos, read_form, read_uploads, store_photos
 
 router = APIRouter(tags=["jaki"])
@@ -34,25 +35,49 @@ def _authenticate(request: Request, adapter) -> str:
     return client
 
 
+# the error code of a field (or of its object) when the app sent it wrong
+_CODES = {"text": "invalid_text", "external_id": "invalid_external_id",
+          "category": "invalid_category", "location": "invalid_location",
+          "reporter": "invalid_reporter", "reporter.name": "invalid_name",
+          "reporter.phone": "invalid_phone", "reporter.email": "invalid_email"}
+_SAYS = {"string_type": "must be a string", "model_type": "must be an object",
+         "model_attributes_type": "must be an object", "float_type": "must be a number",
+         "float_parsing": "must be a number", "datetime_type": "must be a date and time",
+         "datetime_parsing": "must be a date and time (ISO 8601)"}
+
+
 def _validation_error(exc: ValidationError) -> ApiError:
     first = exc.errors()[0]
-    field = ".".join(str(p) for p in first["loc"])
-    if field == "text" and first["type"] in ("missing", "value_error", "string_type"):
-        return ApiError(422, "missing_text", "text is required and must not be empty")
-    if field == "external_id" and first["type"] == "missing":
-        return ApiError(422, "missing_external_id", "external_id is required")
-    return ApiError(422, "invalid_field", f"{field}: {first['msg']}")
+    path = [str(p) for p in first["loc"]]
+    field, kind = ".".join(path), first["type"]
+    if field == "text" and kind in ("missing", "value_error"):
+        return ApiError(422, "missing_text", "text is required and must not be empty",
+                        field=field)
+    if field == "external_id" and kind in ("missing", "string_too_short"):
+        return ApiError(422, "missing_external_id", "external_id is required", field=field)
+    code = _CODES.get(field) or _CODES.get(path[0] if path else "", "invalid_field")
+    reason = f"{field} {_SAYS[kind]}" if kind in _SAYS else f"{field}: {first['msg']}"
+    return ApiError(422, code, reason, field=field)
 
 
 def _check(adapter, report: JakiReport) -> None:
+    """What the model cannot say alone; the reporter's contact is checked as every intake
+    checks it (a wrong one is refused, not dropped)."""
     limit = adapter.runtime.settings.max_text_chars
     if len(report.text) > limit:
         raise ApiError(422, "text_too_long",
-                       f"text is {len(report.text)} characters; the limit is {limit}")
-    known = adapter.category_ids
-    if report.category is not None and report.category not in known:
-        raise ApiError(422, "unknown_category",
-                       f"category {report.category!r} is not one of: {', '.join(sorted(known))}")
+                       f"text is {len(report.text)} characters; the limit is {limit}",
+                       field="text", limit=limit, length=len(report.text))
+    where = report.location
+    if where is not None and (where.lat is None) != (where.lon is None):
+        missing = "location.lat" if where.lat is None else "location.lon"
+        raise ApiError(422, "invalid_location",
+                       f"{missing}: give both location.lat and location.lon, or neither",
+                       field=missing)
+    if report.reporter is not None:
+        _, problems = check_contact(report.reporter.model_dump(), prefix="reporter.")
+        if problems:
+            raise problems[0].error()
 
 
 async def _read_json(request: Request, adapter) -> tuple[JakiReport, bytes]:
@@ -62,7 +87,7 @@ async def _read_json(request: Request, adapter) -> tuple[JakiReport, bytes]:
     except ValidationError as exc:
         if any(e["type"] == "json_invalid" for e in exc.errors()):
             raise ApiError(400, "malformed_json", "the request body is not valid JSON")
-        if exc.errors()[0]["type"] == "model_type":
+        if not exc.errors()[0]["loc"]:
             raise ApiError(400, "malformed_json", "the request body must be a JSON object")
         raise _validation_error(exc)
 
@@ -103,13 +128,18 @@ async def _read_multipart(request: Request, adapter) -> tuple[JakiReport, list[S
 @router.post(
     "/api/v1/jaki/reports", status_code=201, summary="Submit a report from the JAKI app",
     responses={200: {"description": "repeat of an earlier external_id: the same tracking ID"},
-               401: {"description": "missing or bad API key"},
-               422: {"description": "invalid report"}},
+               401: {"description": "missing_api_key or bad_api_key"},
+               422: {"description": "missing_text, invalid_text, text_too_long, "
+                                    "missing_external_id, invalid_external_id, "
+                                    "invalid_category, invalid_location, invalid_reporter, "
+                                    "invalid_name, invalid_phone, invalid_email, "
+                                    "invalid_field, too_many_photos; 'field' names the field"}},
 )
 async def submit(request: Request) -> JSONResponse:
     """JSON body, or multipart with either a ``report`` JSON part or flat fields, and up to
     5 ``photos``. Answers 201 with the tracking ID, or 200 with the same tracking ID when
-    the ``external_id`` was seen before."""
+    the ``external_id`` was seen before. ``category`` is kanal's id or the app's own name;
+    an unknown name is filed as ``lainnya``. A wrong reporter phone or email is refused."""
     adapter = _adapter(request)
     client = _authenticate(request, adapter)
     media = request.headers.get("content-type", "").split(";")[0].strip().lower()

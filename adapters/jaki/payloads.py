@@ -30,7 +30,8 @@ class JakiReport(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
     external_id: str = Field(min_length=1, max_length=128)
     text: str
-    category: str | None = Field(default=None, max_length=64)
+    # kanal's id or the app's own name for it (core.categories maps it)
+    category: str | None = Field(default=None, max_length=128)
     location: JakiLocation | None = None
     reporter: JakiReporter | None = None
     reported_at: datetime | None = None

@@ -6,8 +6,10 @@ import functools
 
 from core.adapter import Adapter, InboxRecord, read_payload
 from core.canonical import InboundMessage, Location, Sender
+from core.categories import CategoryError, CategoryIndex, load_mapping
 from core.hookspecs import hookimpl
 from core.identity import contact_senders
+from core.settings import resolve
 
 from adapters.jaki.inbound import router
 from adapters.jaki.payloads import JakiInbox
@@ -26,8 +28,20 @@ class JakiAdapter(Adapter):
         return router
 
     @functools.cached_property
-    def category_ids(self) -> frozenset[str]:
-        return frozenset(c["id"] for c in self.runtime.categories())
+    def category_index(self) -> CategoryIndex:
+        """kanal's categories by every name they go by, the channel's own mapping first."""
+        known = self.runtime.categories()
+        path = self.settings.category_map
+        mapping = (load_mapping(resolve(path), [c["id"] for c in known])
+                   if path is not None else {})
+        return CategoryIndex(known, mapping)
+
+    def check(self) -> str | None:
+        try:
+            self.category_index
+        except CategoryError as exc:
+            return f"category_map: {exc}"
+        return None
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
         wrapped = read_payload(JakiInbox, item, "JAKI inbox")
@@ -43,6 +57,7 @@ class JakiAdapter(Adapter):
         if r.location is not None and (r.location.lat is not None or r.location.address):
             location = Location(lat=r.location.lat, lon=r.location.lon,
                                 address=r.location.address)
+        category, source_category = self.category_index.resolve(r.category)
         return InboundMessage(
             channel=self.channel_id,
             official_channel=self.official.id,
@@ -51,7 +66,8 @@ class JakiAdapter(Adapter):
             sender=sender,
             also_known_as=aka,
             received_at=r.reported_at or item.received_at,
-            category=r.category,
+            category=category,
+            source_category=source_category,
             location=location,
             attachments=[p.as_file() for p in wrapped.photos],
         )

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import hmac
+from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
@@ -9,6 +10,9 @@ class JakiSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
     # "key" or "client=key,client2=key2"; one key per client application
     api_keys: str
+    # a YAML file of the app's category names and kanal's ids for them ("Kabel Semrawut":
+    # fasilitas-umum); it wins over the aliases in config/categories.yaml
+    category_map: Path | None = None
 
     @field_validator("api_keys")
     @classmethod

@@ -35,6 +35,7 @@ class Case:
     content_type: str | None = "application/json"
     status: int = 201
     error: str | None = None
+    field: str | None = None  # the field the error names
 
 
 BIG = json.dumps({"external_id": "jaki-long", "text": "x" * 5001}).encode()
@@ -60,10 +61,37 @@ CASES = [
     Case("missing_external_id", json_file="missing_external_id.json", status=422,
          error="missing_external_id"),
     Case("text_over_the_limit", body=BIG, status=422, error="text_too_long"),
-    Case("unknown_category", json_file="unknown_category.json", status=422,
-         error="unknown_category"),
+    Case("unknown_category_goes_through_as_lainnya", json_file="unknown_category.json"),
+    Case("category_by_the_apps_own_name", json_file="category_by_the_apps_name.json"),
     Case("latitude_out_of_range", json_file="bad_latitude.json", status=422,
-         error="invalid_field"),
+         error="invalid_location", field="location.lat"),
+    Case("latitude_without_longitude", json_file="latitude_without_longitude.json",
+         status=422, error="invalid_location", field="location.lon"),
+    Case("location_not_an_object", json_file="location_not_object.json", status=422,
+         error="invalid_location", field="location"),
+    Case("text_not_a_string", json_file="text_not_string.json", status=422,
+         error="invalid_text", field="text"),
+    Case("category_not_a_string", json_file="category_not_string.json", status=422,
+         error="invalid_category", field="category"),
+    Case("external_id_not_a_string", json_file="external_id_object.json", status=422,
+         error="invalid_external_id", field="external_id"),
+    Case("reporter_not_an_object", json_file="reporter_not_object.json", status=422,
+         error="invalid_reporter", field="reporter"),
+    Case("bad_reporter_phone", json_file="bad_phone.json", status=422, error="invalid_phone",
+         field="reporter.phone"),
+    Case("reporter_phone_not_a_string", json_file="phone_not_string.json", status=422,
+         error="invalid_phone", field="reporter.phone"),
+    Case("bad_reporter_email", json_file="bad_email.json", status=422, error="invalid_email",
+         field="reporter.email"),
+    Case("address_not_a_string", body=json.dumps({
+         "external_id": "j-a", "text": "Banjir", "location": {"address": 12}}).encode(),
+         status=422, error="invalid_location", field="location.address"),
+    Case("reported_at_not_a_time", body=json.dumps({
+         "external_id": "j-r", "text": "Banjir", "reported_at": "kemarin"}).encode(),
+         status=422, error="invalid_field", field="reported_at"),
+    Case("bad_reporter_phone_multipart_flat", form={"external_id": "jaki-flat-2",
+                                                    "text": "Banjir", "phone": "nomor saya"},
+         content_type=None, status=422, error="invalid_phone", field="reporter.phone"),
     Case("photo_too_large", form={"report": REPORT_PART},
          files=[("photos", ("big.png", png(pad=5 * 1024 * 1024 + 10), "image/png"))],
          content_type=None, status=413, error="photo_too_large"),
@@ -104,6 +132,8 @@ def test_intake(client, kanal, case):
     body = r.json()
     if case.error:
         assert body["error"] == case.error and body["reason"]
+        if case.field:
+            assert body["field"] == case.field and case.field in body["reason"]
         # nothing half-done: no inbox row, no report, no stored file
         assert rows(kanal, InboxItem) == rows(kanal, Report) == 0
         store = kanal.settings.data_dir / "attachments"
@@ -222,3 +252,85 @@ def test_the_inbox_keeps_the_apps_own_bytes(client, kanal):
         stored = conn.execute(select(InboxItem.__table__.c.payload)).scalar_one()
     assert body in stored
     assert json.loads(stored)["client"] == "default"
+
+
+def staff_view(kanal, tracking_id: str) -> dict:
+    from core import reports
+
+    with kanal.engine.connect() as conn:
+        return reports.staff_report(conn, tracking.normalize(tracking_id),
+                                    categories=kanal.category_names, areas=kanal.case_engine)
+
+
+@pytest.mark.parametrize("sent, category, kept", [
+    ("jalan-rusak", "jalan-rusak", None),
+    ("Jalan Rusak", "jalan-rusak", "Jalan Rusak"),
+    ("  pohon   TUMBANG ", "pohon-tumbang", "pohon   TUMBANG"),
+    ("Lampu Penerangan Jalan Umum", "lampu-jalan", "Lampu Penerangan Jalan Umum"),
+    ("Pelanggaran Ketertiban Umum", "kebisingan", "Pelanggaran Ketertiban Umum"),
+    ("Parkir Liar", "parkir-liar", "Parkir Liar"),
+    ("Saluran Air, Kali, Sungai", "saluran-air", "Saluran Air, Kali, Sungai"),
+    ("Pedagang Kaki Lima (PKL)", "pkl", "Pedagang Kaki Lima (PKL)"),
+    ("Keluhan Galian/Sisa Proyek", "jalan-rusak", "Keluhan Galian/Sisa Proyek"),
+    ("Pelayanan Kependudukan & Pencatatan Sipil", "pelayanan-publik",
+     "Pelayanan Kependudukan & Pencatatan Sipil"),
+    ("Kucing hilang", "lainnya", "Kucing hilang"),
+], ids=lambda v: v if isinstance(v, str) else None)
+def test_the_apps_category_names_map_onto_kanals(client, kanal, sent, category, kept):
+    r = client.post(URL, headers=AUTH, json={"external_id": f"cat-{sent}", "text": "Tolong",
+                                             "category": sent})
+    assert r.status_code == 201, r.text
+    tid = r.json()["tracking_id"]
+    view = client.get(f"/api/v1/reports/{tid}").json()
+    assert view["category"]["id"] == category
+    assert "source_category" not in view and (kept is None or kept not in json.dumps(view))
+    staff = staff_view(kanal, tid)
+    assert staff["category"] == view["category"] and staff["source_category"] == kept
+
+
+def test_a_channels_own_category_mapping(make_kanal, settings, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from gateway.app import create_app
+
+    mapping = tmp_path / "jaki_categories.yaml"
+    mapping.write_text('"Kabel Semrawut": fasilitas-umum\n"Jalan Rusak": banjir\n')
+    config = tmp_path / "channels.yaml"
+    config.write_text(settings.config.read_text().replace(
+        "api_keys: ${KANAL_JAKI_API_KEY}",
+        f"api_keys: ${{KANAL_JAKI_API_KEY}}\n      category_map: {mapping}"))
+    kanal = make_kanal(settings=settings.model_copy(update={"config": config}))
+    with TestClient(create_app(kanal=kanal)) as client:
+        got = {}
+        for i, name in enumerate(("kabel  semrawut", "Jalan Rusak", "Sampah")):
+            r = client.post(URL, headers=AUTH, json={"external_id": f"m{i}", "text": "Tolong",
+                                                     "category": name})
+            got[name] = client.get(f"/api/v1/reports/{r.json()['tracking_id']}").json()
+    assert {k: v["category"]["id"] for k, v in got.items()} == {
+        "kabel  semrawut": "fasilitas-umum", "Jalan Rusak": "banjir", "Sampah": "sampah"}
+
+
+def test_a_mapping_onto_an_unknown_category_disables_the_channel(make_kanal, settings,
+                                                                 tmp_path):
+    mapping = tmp_path / "jaki_categories.yaml"
+    mapping.write_text('"Kabel Semrawut": kabel\n')
+    config = tmp_path / "channels.yaml"
+    config.write_text(settings.config.read_text().replace(
+        "api_keys: ${KANAL_JAKI_API_KEY}",
+        f"api_keys: ${{KANAL_JAKI_API_KEY}}\n      category_map: {mapping}"))
+    kanal = make_kanal(settings=settings.model_copy(update={"config": config}))
+    status = kanal.channel("jaki")
+    assert status.state == "disabled"
+    assert "Kabel Semrawut" in status.reason and "kabel" in status.reason
+
+
+def test_a_bad_reporter_contact_is_refused_and_nothing_is_stored(client, kanal):
+    """The same as the website and the counter: a wrong phone or email is told back, and
+    the complaint is not filed without its reporter."""
+    body = json.loads((TESTDATA / "happy.json").read_text())
+    body["reporter"]["phone"] = "0812"
+    r = client.post(URL, headers=AUTH, json=body)
+    assert r.status_code == 422 and r.json()["error"] == "invalid_phone"
+    assert rows(kanal, InboxItem) == rows(kanal, Report) == 0
+    body["reporter"]["phone"] = "+62 812-3456-7890"
+    assert client.post(URL, headers=AUTH, json=body).status_code == 201

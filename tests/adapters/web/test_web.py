@@ -91,7 +91,7 @@ CASES = [
     Case("missing_text", "json", "missing_text.json", status=422, error="missing_text"),
     Case("empty_text", "json", "empty_text.json", status=422, error="missing_text"),
     Case("text_not_a_string", "json", "text_not_string.json", status=422,
-         error="missing_text"),
+         error="invalid_text"),
     Case("text_over_the_limit", "json", body=json.dumps({"text": "x" * 5001}).encode(),
          status=422, error="text_too_long"),
     Case("unknown_category", "json", "unknown_category.json", status=422,
