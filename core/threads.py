@@ -24,7 +24,8 @@ message_t = Message.__table__
 # a photo or a location sent this soon after a report belongs to it
 JOIN_WINDOW = timedelta(minutes=10)
 _COLS = (report_t.c.id, report_t.c.tracking_id, report_t.c.status, report_t.c.reporter_id,
-         report_t.c.lat, report_t.c.channel, report_t.c.official_channel, report_t.c.created_at)
+         report_t.c.lat, report_t.c.channel, report_t.c.official_channel, report_t.c.created_at,
+         report_t.c.category)
 
 
 def thread(conn: Connection, work: list[Work], now: datetime) -> None:
@@ -108,7 +109,7 @@ def relocate(pipeline, conn: Connection, work: list[Work], now: datetime,
         report = NewReport(
             id=row.id, tracking_id=row.tracking_id, status=row.status, channel=row.channel,
             official_channel=row.official_channel, created_at=row.created_at,
-            reporter_id=row.reporter_id, lat=located.lat, lon=located.lon,
+            category=row.category, reporter_id=row.reporter_id, lat=located.lat, lon=located.lon,
             address=located.address, kelurahan_code=located.kelurahan_code)
         pipeline.hook.kanal_report_located(report=report, message=w.message, uow=uow)
         values = {name: getattr(report, name) for name in

@@ -272,3 +272,14 @@ class TestDispatcher:
         d.jitter = lambda: 1.0
         assert d.backoff(1) < d.backoff(2) < d.backoff(3)
         assert d.backoff(50).total_seconds() == d.max_delay
+
+
+def test_a_late_location_keeps_the_reports_category(kanal, fake):
+    fake.push("Pohon tumbang menutup jalan", sender="budi", category="pohon-tumbang")
+    kanal.poll_channel("fake")
+    assert only_report(kanal).category == "pohon-tumbang"
+    # the location comes in a message of its own, as WhatsApp and Telegram send it
+    fake.push("", sender="budi", lat=-6.205, lon=106.805)
+    kanal.poll_channel("fake")
+    r = only_report(kanal)
+    assert r.kelurahan_code == "31.71.01.1001" and r.category == "pohon-tumbang"
