@@ -35,6 +35,10 @@ STATUS_MAP = {
 # their exact shape, https://www.twilio.com/docs/glossary/what-is-a-sid
 MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
 ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+# WhatsApp's business-scoped user id (from 2026): a country code, a dot, up to 128 letters
+# and digits; a parent id has ".ENT" after the country (ID.ENT.1181…)
+BSUID = re.compile(r"[A-Z]{2}(\.ENT)?\.[A-Za-z0-9]{1,128}")
+WHATSAPP = "whatsapp:"
 
 
 class MalformedForm(ValueError):
@@ -84,13 +88,37 @@ class TwilioMessage(_Ids):
     Label: str | None = None
     ProfileName: str | None = None
     WaId: str | None = None
+    # the business-scoped user id; Twilio's changelog (2026-07-20) calls the Programmable
+    # Messaging field ExternalUserIdentifier, read as well
+    ExternalUserId: str | None = None
     # WhatsApp only: text, image, location, unsupported, ...
     MessageType: str | None = None
     media: list[TwilioMedia] = Field(default_factory=list)
 
+    @field_validator("ExternalUserId")
+    @classmethod
+    def _bsuid(cls, value: str | None) -> str | None:
+        if value is not None and not BSUID.fullmatch(value):
+            raise ValueError("must be a WhatsApp business-scoped user id (CC.digits)")
+        return value
+
+    @property
+    def by_whatsapp(self) -> bool:
+        return (self.From or "").lower().startswith(WHATSAPP)
+
+    @property
+    def bsuid(self) -> str | None:
+        """The business-scoped user id of a WhatsApp sender, when Twilio gives one."""
+        if not self.by_whatsapp:
+            return None
+        bare = (self.From or "")[len(WHATSAPP):]
+        return bare if BSUID.fullmatch(bare) else self.ExternalUserId
+
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> TwilioMessage:
         data = {k: v for k, v in params.items() if v != "" or k == "Body"}
+        if "ExternalUserId" not in data and params.get("ExternalUserIdentifier"):
+            data["ExternalUserId"] = params["ExternalUserIdentifier"]
         count = _int(params.get("NumMedia"))
         data["media"] = [
             {"url": params[f"MediaUrl{i}"], "content_type": params.get(f"MediaContentType{i}")}
@@ -123,7 +151,7 @@ def parse_form(body: bytes) -> MultiDict:
 
 def repeated(params: MultiDict) -> list[str]:
     """Names given more than once among those kanal reads; Twilio never repeats them."""
-    read = {*TwilioMessage.model_fields, *TwilioStatus.model_fields, "NumMedia"}
+    read = {*TwilioMessage.model_fields, *TwilioStatus.model_fields, "ExternalUserIdentifier"}
     return sorted(k for k in set(params.keys()) if k in read and len(params.getlist(k)) > 1)
 
 
