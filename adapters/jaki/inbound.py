@@ -41,6 +41,9 @@ def _validation_error(exc: ValidationError) -> ApiError:
         return ApiError(422, "missing_text", "text is required and must not be empty")
     if field == "external_id" and first["type"] == "missing":
         return ApiError(422, "missing_external_id", "external_id is required")
+    if field == "external_id":
+        return ApiError(422, "invalid_external_id", "external_id must be a string of 1 to "
+                        "128 printable ASCII characters without spaces")
     return ApiError(422, "invalid_field", f"{field}: {first['msg']}")
 
 
