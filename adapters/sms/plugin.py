@@ -30,8 +30,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 BSUID_KIND = "whatsapp_bsuid"
-
-
 inbox_t = InboxItem.__table__
 
 
