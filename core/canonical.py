@@ -73,6 +73,9 @@ class InboundMessage:
     also_known_as: list[Sender] = field(default_factory=list)
     # remote media to fetch after the acknowledgement
     media: list[MediaRef] = field(default_factory=list)
+    # where the channel answers the sender when not at the handle itself (a WhatsApp
+    # message delivered to an SMS number's webhook: ``whatsapp:+62…``)
+    reply_address: str | None = None
     # contacts that also get the answer, on whichever channel serves their kind ("phone":
     # SMS, "email": email), when they asked for it (a walk-in citizen who consented)
     notify: list[Sender] = field(default_factory=list)

@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import re
+
 import phonenumbers
 
 from core.canonical import Sender
 
+_PHONE = re.compile(r"\+?[0-9(][0-9 ().-]*[0-9]")
+
 
 def phone_e164(raw: str | None, region: str = "ID") -> str | None:
-    """``0812…``, ``+62812…``, ``62812…`` and ``whatsapp:+62812…`` all give ``+62812…``."""
+    """``0812…``, ``+62812…``, ``62812…`` and ``whatsapp:+62812…`` all give ``+62812…``.
+    Only a phone number string is read as one: digits with spaces, dashes, dots or
+    brackets, and a leading ``+``; letters (a WhatsApp ``ID.123…`` user id, ``tel:``)
+    never. The number must be a valid one, not merely a possible length."""
     if not raw:
         return None
     text = raw.strip()
     if text.lower().startswith("whatsapp:"):
         text = text[len("whatsapp:"):]
-    if text.startswith("62") and not text.startswith("+"):
+    if not _PHONE.fullmatch(text):
+        return None
+    if text.startswith("62"):
         text = "+" + text
     try:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_possible_number(number):
+    if not phonenumbers.is_valid_number(number):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

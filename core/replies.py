@@ -132,7 +132,8 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
         if inline or w.message.sender is not None:  # else nobody to answer
             text = compose(pipeline, adapter, w.reply, report)
             if text:
-                handle = None if inline else w.message.sender.handle
+                handle = None if inline else (w.message.reply_address
+                                              or w.message.sender.handle)
                 sends.append((w, w.message.channel, handle, text, inline))
         for contact in w.message.notify:
             via = _channel_for(pipeline, contact.kind)

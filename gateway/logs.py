@@ -9,12 +9,14 @@ from collections.abc import Iterable
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 # Indonesian mobile and international numbers, with the separators people type
 _PHONE = re.compile(r"(?<![\w])(?:\+|whatsapp:\+?)?(?:62[\s.-]?|0)8[\d\s.-]{7,14}\d(?![\w])")
+# WhatsApp business-scoped user ids (ID.1234…, ID.ENT.1234…): a person, like a number
+_BSUID = re.compile(r"(?<![\w.])[A-Z]{2}(?:\.ENT)?\.[A-Za-z0-9]*[0-9][A-Za-z0-9]*(?![\w])")
 REDACTED = "[redacted]"
 
 
 class RedactingFilter(logging.Filter):
-    """Rewrites each record's message with emails, phone numbers and the given secrets
-    replaced by ``[redacted]``."""
+    """Rewrites each record's message with emails, phone numbers, WhatsApp user ids and
+    the given secrets replaced by ``[redacted]``."""
 
     def __init__(self, secrets: Iterable[str] = ()):
         super().__init__()
@@ -23,7 +25,7 @@ class RedactingFilter(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, REDACTED)
-        return _PHONE.sub(REDACTED, _EMAIL.sub(REDACTED, text))
+        return _BSUID.sub(REDACTED, _PHONE.sub(REDACTED, _EMAIL.sub(REDACTED, text)))
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()

@@ -8,7 +8,9 @@ from gateway.logs import REDACTED, RedactingFilter, channel_secrets
 @pytest.mark.parametrize("text", [
     "from 0812-3456-7890", "from +6281234567890", "from whatsapp:+6281234567890",
     "from 62 812 3456 7890", "mail siti.aminah@example.org", "key test-jaki-key in header",
-], ids=["local-phone", "e164", "whatsapp", "spaced", "email", "secret"])
+    "Invalid 'To' Phone Number: whatsapp:ID.1234567890123456", "to ID.ENT.98123456",
+], ids=["local-phone", "e164", "whatsapp", "spaced", "email", "secret",
+        "whatsapp-business-scoped-id", "parent-business-scoped-id"])
 def test_personal_data_and_secrets_are_redacted(text):
     f = RedactingFilter(secrets=["test-jaki-key"])
     record = logging.LogRecord("x", logging.INFO, __file__, 1, "%s", (text,), None)

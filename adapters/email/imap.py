@@ -7,6 +7,7 @@ quarantines it; it never blocks the mailbox.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -17,7 +18,6 @@ from email import message_from_bytes, policy
 
 from imapclient import IMAPClient
 
-from adapters.email.parse import header, ids
 from adapters.email.settings import EmailSettings
 
 CHUNK = 50
@@ -28,6 +28,9 @@ MAIL_TYPE = "message/rfc822"
 OVERSIZE_TYPE = "text/rfc822-headers"
 OVERSIZE_MARKER = b"X-Kanal-Oversize: "
 _MAX_ID = 255
+_BRACKETED = re.compile(r"<([^<>]*)>")
+# printable ASCII but < and >, with an @: the uid:<validity>:<uid> keys have none
+_MSG_ID = re.compile(r"[!-;=?-~]+@[!-;=?-~]+")
 
 
 @dataclass(slots=True)
@@ -80,9 +83,15 @@ def connect(settings: EmailSettings) -> Iterator[IMAPClient]:
 
 
 def message_id(header_bytes: bytes) -> str | None:
-    msg = message_from_bytes(header_bytes, policy=policy.default)
-    found = next(iter(ids(header(msg, "Message-ID"))), None)
-    return found if found and len(found) <= _MAX_ID else None
+    """The mail's Message-ID, the inbox key, when it has the shape RFC 5322 gives it
+    (``left@right`` in printable ASCII): read from the raw header, since the email
+    policy's parser cuts ``<a:1@b>`` down to ``<a``, and never one that could be the
+    ``uid:`` key of a mail without a Message-ID."""
+    msg = message_from_bytes(header_bytes, policy=policy.compat32)
+    raw = next((str(v) for k, v in msg.raw_items() if k.lower() == "message-id"), "")
+    value = " ".join(raw.split())
+    found = next(iter(_BRACKETED.findall(value)), value)
+    return found if _MSG_ID.fullmatch(found) and len(found) <= _MAX_ID else None
 
 
 def _field(data: dict, prefix: bytes) -> bytes:

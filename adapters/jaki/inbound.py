@@ -55,6 +55,9 @@ def _validation_error(exc: ValidationError) -> ApiError:
                         field=field)
     if field == "external_id" and kind in ("missing", "string_too_short"):
         return ApiError(422, "missing_external_id", "external_id is required", field=field)
+    if field == "external_id" and kind != "string_type":
+        return ApiError(422, "invalid_external_id", "external_id must be a string of 1 to "
+                        "128 printable ASCII characters without spaces", field=field)
     code = _CODES.get(field) or _CODES.get(path[0] if path else "", "invalid_field")
     reason = f"{field} {_SAYS[kind]}" if kind in _SAYS else f"{field}: {first['msg']}"
     return ApiError(422, code, reason, field=field)

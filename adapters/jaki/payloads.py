@@ -28,7 +28,8 @@ class JakiReporter(BaseModel):
 
 class JakiReport(BaseModel):
     model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-    external_id: str = Field(min_length=1, max_length=128)
+    # the inbox key: printable ASCII without spaces (no NUL, no look-alike spellings)
+    external_id: str = Field(min_length=1, max_length=128, pattern=r"^[!-~]+$")
     text: str
     # kanal's id or the app's own name for it (core.categories maps it)
     category: str | None = Field(default=None, max_length=128)

@@ -16,7 +16,7 @@ from twilio.request_validator import RequestValidator
 from twilio.twiml.messaging_response import MessagingResponse
 
 from adapters.sms.payloads import (
-    FORM, MalformedForm, TwilioMessage, TwilioStatus, is_status_callback, parse_form,
+    FORM, MalformedForm, TwilioMessage, TwilioStatus, is_status_callback, parse_form, repeated,
 )
 from core.adapter import Envelope
 from core.errors import ApiError
@@ -101,6 +101,20 @@ class _Grouped(dict):
         return self[key]
 
 
+def read(params) -> TwilioStatus | TwilioMessage:
+    """The webhook's parameters, their ids shape-checked (a signed body can be re-cut);
+    a 400 naming the first problem."""
+    if twice := repeated(params):
+        raise ApiError(400, "malformed_payload", f"{twice[0]}: given more than once")
+    try:
+        return (TwilioStatus.model_validate(dict(params)) if is_status_callback(params)
+                else TwilioMessage.from_params(params))
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise ApiError(400, "malformed_payload", f"{where}: {first['msg']}")
+
+
 async def handle(adapter: SmsAdapter, request: Request) -> Response | None:
     if request.method != "POST":
         return None
@@ -113,14 +127,10 @@ async def handle(adapter: SmsAdapter, request: Request) -> Response | None:
     except MalformedForm as exc:
         raise ApiError(400, "malformed_payload", str(exc))
     check_signature(adapter, request, params)
-    try:
-        parsed: TwilioStatus | TwilioMessage = (
-            TwilioStatus.model_validate(dict(params)) if is_status_callback(params)
-            else TwilioMessage.from_params(params))
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise ApiError(400, "malformed_payload", f"{where}: {first['msg']}")
+    parsed = read(params)
+    if parsed.AccountSid.lower() != adapter.settings.account_sid.lower():
+        raise ApiError(403, "wrong_account",
+                       "AccountSid is not the Twilio account of this channel")
     if isinstance(parsed, TwilioStatus):
         await run_in_threadpool(adapter.record_status, parsed)
         return Response(status_code=204)

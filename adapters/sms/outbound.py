@@ -48,17 +48,17 @@ def build_client(settings: SmsSettings, http_client: HttpClient | None = None) -
 
 
 def recipient(settings: SmsSettings, handle: str) -> str:
-    """Reporters are stored as E.164; a WhatsApp channel answers ``whatsapp:+62…``."""
+    """Reporters are stored as E.164 (or a WhatsApp user id); a WhatsApp channel answers
+    ``whatsapp:<handle>``. An address already on WhatsApp stays as it is."""
     if settings.whatsapp and not handle.startswith("whatsapp:"):
         return "whatsapp:" + handle
     return handle
 
 
-def send_message(client: Client, settings: SmsSettings, message: OutboundMessage,
+def send_message(client: Client, message: OutboundMessage, *, to: str, from_: str,
                  status_callback: str | None) -> SendResult:
     try:
-        sent = client.messages.create(to=recipient(settings, message.recipient),
-                                      from_=settings.number, body=message.text,
+        sent = client.messages.create(to=to, from_=from_, body=message.text,
                                       status_callback=status_callback)
     except TwilioRestException as exc:
         raise classify(exc, client.http_client) from exc

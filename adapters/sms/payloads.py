@@ -4,10 +4,11 @@ https://www.twilio.com/docs/messaging/guides/track-outbound-message-status."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from urllib.parse import parse_qsl
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.datastructures import MultiDict
 
 FORM = "application/x-www-form-urlencoded"
@@ -29,8 +30,43 @@ STATUS_MAP = {
 }
 
 
+# Twilio signs the sorted parameters run together, so a captured body can be re-cut (a
+# parameter moved into the end of another) and still verify: the ids are checked for
+# their exact shape, https://www.twilio.com/docs/glossary/what-is-a-sid
+MESSAGE_SID = re.compile(r"(SM|MM)[0-9a-fA-F]{32}")
+ACCOUNT_SID = re.compile(r"AC[0-9a-fA-F]{32}")
+# WhatsApp's business-scoped user id (from 2026): a country code, a dot, up to 128 letters
+# and digits; a parent id has ".ENT" after the country (ID.ENT.1181…)
+BSUID = re.compile(r"[A-Z]{2}(\.ENT)?\.[A-Za-z0-9]{1,128}")
+WHATSAPP = "whatsapp:"
+
+
 class MalformedForm(ValueError):
     """The body is not a readable form."""
+
+
+def _sid(pattern: re.Pattern, prefix: str, value: str) -> str:
+    if not pattern.fullmatch(value):
+        raise ValueError(f"must be {prefix} followed by 32 hex digits")
+    return value
+
+
+class _Ids(BaseModel):
+    """The provider ids every Twilio webhook carries, shape-checked."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
+    MessageSid: str
+    AccountSid: str
+
+    @field_validator("MessageSid")
+    @classmethod
+    def _message_sid(cls, value: str) -> str:
+        return _sid(MESSAGE_SID, "SM or MM", value)
+
+    @field_validator("AccountSid")
+    @classmethod
+    def _account_sid(cls, value: str) -> str:
+        return _sid(ACCOUNT_SID, "AC", value)
 
 
 class TwilioMedia(BaseModel):
@@ -38,12 +74,9 @@ class TwilioMedia(BaseModel):
     content_type: str | None = None
 
 
-class TwilioMessage(BaseModel):
+class TwilioMessage(_Ids):
     """An incoming SMS, MMS or WhatsApp message."""
 
-    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True)
-    MessageSid: str = Field(min_length=1, max_length=64)
-    AccountSid: str | None = None
     From: str | None = None
     To: str | None = None
     Body: str = ""
@@ -55,13 +88,37 @@ class TwilioMessage(BaseModel):
     Label: str | None = None
     ProfileName: str | None = None
     WaId: str | None = None
+    # the business-scoped user id; Twilio's changelog (2026-07-20) calls the Programmable
+    # Messaging field ExternalUserIdentifier, read as well
+    ExternalUserId: str | None = None
     # WhatsApp only: text, image, location, unsupported, ...
     MessageType: str | None = None
     media: list[TwilioMedia] = Field(default_factory=list)
 
+    @field_validator("ExternalUserId")
+    @classmethod
+    def _bsuid(cls, value: str | None) -> str | None:
+        if value is not None and not BSUID.fullmatch(value):
+            raise ValueError("must be a WhatsApp business-scoped user id (CC.digits)")
+        return value
+
+    @property
+    def by_whatsapp(self) -> bool:
+        return (self.From or "").lower().startswith(WHATSAPP)
+
+    @property
+    def bsuid(self) -> str | None:
+        """The business-scoped user id of a WhatsApp sender, when Twilio gives one."""
+        if not self.by_whatsapp:
+            return None
+        bare = (self.From or "")[len(WHATSAPP):]
+        return bare if BSUID.fullmatch(bare) else self.ExternalUserId
+
     @classmethod
     def from_params(cls, params: Mapping[str, str]) -> TwilioMessage:
         data = {k: v for k, v in params.items() if v != "" or k == "Body"}
+        if "ExternalUserId" not in data and params.get("ExternalUserIdentifier"):
+            data["ExternalUserId"] = params["ExternalUserIdentifier"]
         count = _int(params.get("NumMedia"))
         data["media"] = [
             {"url": params[f"MediaUrl{i}"], "content_type": params.get(f"MediaContentType{i}")}
@@ -70,11 +127,9 @@ class TwilioMessage(BaseModel):
         return cls.model_validate(data)
 
 
-class TwilioStatus(BaseModel):
+class TwilioStatus(_Ids):
     """A status callback about a message we sent."""
 
-    model_config = ConfigDict(extra="ignore")
-    MessageSid: str = Field(min_length=1, max_length=64)
     MessageStatus: str = Field(min_length=1, max_length=32)
     ErrorCode: str | None = None
 
@@ -92,6 +147,12 @@ def parse_form(body: bytes) -> MultiDict:
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedForm(f"the body is not a form-encoded payload: {exc}") from exc
     return MultiDict(pairs)
+
+
+def repeated(params: MultiDict) -> list[str]:
+    """Names given more than once among those kanal reads; Twilio never repeats them."""
+    read = {*TwilioMessage.model_fields, *TwilioStatus.model_fields, "ExternalUserIdentifier"}
+    return sorted(k for k in set(params.keys()) if k in read and len(params.getlist(k)) > 1)
 
 
 def is_status_callback(params: Mapping[str, str]) -> bool:

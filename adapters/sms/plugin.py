@@ -7,14 +7,18 @@ import threading
 from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
+from sqlalchemy import select
 
-from adapters.sms.payloads import MalformedForm, TwilioMessage, TwilioStatus, parse_form
+from adapters.sms.payloads import (
+    WHATSAPP, MalformedForm, TwilioMessage, TwilioStatus, parse_form,
+)
 from adapters.sms.settings import SmsSettings
 from core.db import writing
 from core.adapter import Adapter, InboxRecord, NormalizeError
 from core.canonical import InboundMessage, Location, MediaRef, Sender
 from core.hookspecs import hookimpl
 from core.identity import phone_e164
+from core.models import InboxItem
 
 if TYPE_CHECKING:
     import httpx
@@ -25,6 +29,8 @@ if TYPE_CHECKING:
     from core.canonical import OutboundMessage, SendResult
 
 log = logging.getLogger(__name__)
+BSUID_KIND = "whatsapp_bsuid"
+inbox_t = InboxItem.__table__
 
 
 class SmsAdapter(Adapter):
@@ -65,17 +71,38 @@ class SmsAdapter(Adapter):
             location = Location(lat=m.Latitude, lon=m.Longitude, address=place)
         if not m.Body and not m.media and location is None:
             raise NormalizeError(f"empty message (type {m.MessageType or 'unknown'})")
-        handle = phone_e164(m.From)
+        handles = senders(m)
+        sender = handles[0] if handles else None
+        # a WhatsApp message on an SMS number's webhook is answered on WhatsApp
+        reply_address = (WHATSAPP + sender.handle if sender and m.by_whatsapp
+                         and not self.settings.whatsapp else None)
         return InboundMessage(
             channel=self.channel_id,
             official_channel=self.official.id,
             external_id=m.MessageSid,
             text=m.Body,
-            sender=Sender("phone", handle, m.ProfileName) if handle else None,
+            sender=sender,
+            also_known_as=handles[1:],
+            reply_address=reply_address,
             received_at=item.received_at,
             location=location,
             media=[MediaRef(x.url, x.content_type) for x in m.media],
         )
+
+    def answered_from(self, reply_to: str | None) -> str:
+        """The WhatsApp sender an answer on WhatsApp goes out from: the address the
+        citizen wrote to, else the channel's own number on WhatsApp."""
+        if self.settings.whatsapp:
+            return self.settings.number
+        if reply_to:
+            with self.runtime.engine.connect() as conn:
+                payload = conn.execute(select(inbox_t.c.payload).where(
+                    inbox_t.c.channel == self.channel_id,
+                    inbox_t.c.external_id == reply_to)).scalar()
+            to = parse_form(payload).get("To", "") if payload else ""
+            if to.lower().startswith(WHATSAPP) and (number := phone_e164(to)):
+                return WHATSAPP + number
+        return WHATSAPP + self.settings.number
 
     def record_status(self, status: TwilioStatus) -> None:
         from core.outbox import record_delivery
@@ -105,9 +132,13 @@ class SmsAdapter(Adapter):
         return f"{base}/webhooks/{self.channel_id}" if base else None
 
     def send(self, message: OutboundMessage) -> SendResult:
-        from adapters.sms.outbound import send_message
+        from adapters.sms.outbound import recipient, send_message
 
-        return send_message(self.client, self.settings, message, self.status_callback_url())
+        to = recipient(self.settings, message.recipient)
+        sender = (self.answered_from(message.reply_to) if to.startswith(WHATSAPP)
+                  else self.settings.number)
+        return send_message(self.client, message, to=to, from_=sender,
+                            status_callback=self.status_callback_url())
 
     def fetch_media(self, ref: MediaRef) -> bytes:
         from adapters.sms import media
@@ -123,6 +154,18 @@ class SmsAdapter(Adapter):
             allowlist=self.settings.media_hosts,
             max_bytes=self.runtime.settings.max_photo_bytes,
             allow_http=self.settings.api_base.startswith("http://"))
+
+
+def senders(m: TwilioMessage) -> list[Sender]:
+    """Who wrote: the phone number (SMS and WhatsApp share it), and on WhatsApp the
+    business-scoped user id, which is the only handle when WhatsApp withholds the number.
+    Nothing but a phone number string becomes a phone."""
+    out = []
+    if (phone := phone_e164(m.From)) is not None:
+        out.append(Sender("phone", phone, m.ProfileName))
+    if (bsuid := m.bsuid) is not None:
+        out.append(Sender(BSUID_KIND, bsuid, m.ProfileName))
+    return out
 
 
 @hookimpl

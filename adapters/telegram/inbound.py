@@ -24,11 +24,23 @@ SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CONTENT_TYPE = "application/vnd.telegram.update+json"
 
 
-def update_id_of(data: Any) -> int | None:
-    if not isinstance(data, dict):
+# the Bot API's integers fit in 52 bits (https://core.telegram.org/bots/api#chat); ids are
+# inbox and message keys, so anything else is refused rather than stored
+MAX_ID = 2 ** 53
+
+
+def _id(value: Any, *, signed: bool = False) -> int | None:
+    """``value`` when it is a Telegram id: an integer below 2**53 (non-negative unless
+    ``signed``; group chats have negative ids)."""
+    if not isinstance(value, int) or isinstance(value, bool):
         return None
-    value = data.get("update_id")
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
+    low = 1 - MAX_ID if signed else 0
+    return value if low <= value < MAX_ID else None
+
+
+def update_id_of(data: Any) -> int | None:
+    """The update's id, a non-negative integer of at most 53 bits."""
+    return _id(data.get("update_id")) if isinstance(data, dict) else None
 
 
 def envelope(channel_id: str, update_id: int, payload: bytes) -> Envelope:
@@ -56,8 +68,8 @@ async def receive(adapter: TelegramAdapter, request: Request) -> JSONResponse:
         raise ApiError(400, "malformed_update", "the request body is not valid JSON")
     update_id = update_id_of(data)
     if update_id is None:
-        raise ApiError(400, "malformed_update",
-                       "the body must be a JSON object with an integer update_id")
+        raise ApiError(400, "malformed_update", "the body must be a JSON object with an "
+                       "update_id that is a non-negative integer of at most 53 bits")
     await adapter.runtime.ingest(envelope(adapter.channel_id, update_id, body))
     return JSONResponse({"ok": True})
 
@@ -119,6 +131,9 @@ def to_message(adapter: TelegramAdapter, item: InboxRecord) -> InboundMessage:
     if msg is None:
         raise NormalizeError(f"unsupported Telegram update: {_kind(data)}")
     chat = msg.chat
+    if _id(chat.id, signed=True) is None or _id(msg.message_id) is None:
+        raise NormalizeError("chat id or message id is not a Telegram id (an integer of at "
+                             "most 53 bits)")
     if chat.type != ChatType.PRIVATE:
         raise NormalizeError(f"message from a {chat.type} chat; only private chats are read")
     edited = update.message is None

@@ -236,3 +236,42 @@ def test_a_poll_holds_about_max_poll_bytes_of_mail(email_kanal_factory, mailbox,
     big = mail(9, body="y" * 5000)  # a mail over the budget still gets through alone
     mailbox.deliver(big)
     assert kanal.poll_channel("email") == 1
+
+
+@pytest.mark.parametrize("forged", ["<uid:{validity}:2>", "uid:{validity}:2"],
+                         ids=["in-brackets", "bare"])
+def test_a_message_id_cannot_take_the_key_of_a_mail_without_one(email_kanal, mailbox, forged):
+    """The fallback key of a mail without a Message-ID is ``uid:<validity>:<uid>``, and UIDs
+    are sequential: a sender must not be able to claim the next one and have that mail
+    dropped as a duplicate."""
+    email_kanal.poll_channel("email")
+    validity = cursor(email_kanal).split(":")[0]
+    raw = mail(1, message_id=None).replace(
+        b"MIME-Version", f"Message-ID: {forged.format(validity=validity)}\r\nMIME-Version"
+        .encode())
+    mailbox.deliver(raw)
+    mailbox.deliver(mail(2, message_id=None))
+    assert email_kanal.poll_channel("email") == 2
+    assert count(email_kanal, inbox_t) == 2 and count(email_kanal, report_t) == 2
+
+
+@pytest.mark.parametrize("value, key", [
+    ("<m1@example.com>", "m1@example.com"),
+    ("  <CAF=abc+1@mail.gmail.com>  ", "CAF=abc+1@mail.gmail.com"),
+    ("m1@example.com", "m1@example.com"),  # no brackets, as some mailers write it
+    ("<x@y> <z@w>", "x@y"),
+    ("<uid:123:2>", None),  # no @: could be the key of a mail without a Message-ID
+    ("uid:123:2", None),
+    ("<a:1@b>", "a:1@b"),
+    ("<a b@c>", None),
+    ("<a\x00b@c>", None),  # NUL: PostgreSQL cannot store it
+    ("<ä@example.com>", None),
+    ("<" + "a" * 250 + "@example.com>", None),
+    ("", None),
+], ids=["plain", "gmail", "bare", "two-ids", "uid-key-bracketed", "uid-key-bare", "colon",
+        "space", "nul", "non-ascii", "too-long", "empty"])
+def test_message_id_shape(value, key):
+    from adapters.email.imap import message_id
+
+    raw = "Message-ID: ".encode() + value.encode("utf-8") + b"\r\n\r\n"
+    assert message_id(raw) == key

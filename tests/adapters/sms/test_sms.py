@@ -18,6 +18,8 @@ from tests.adapters.sms.conftest import (
 from tests.adapters.sms.fake_twilio import JPEG
 
 WA_NUMBER = "whatsapp:" + NUMBER
+WA_CITIZEN = "whatsapp:" + CITIZEN
+BSUID = "ID.123456789"
 
 
 @dataclass
@@ -49,6 +51,11 @@ class Case:
     media_attempts: int = 1
     opted_out: bool | None = None
     delivery: str | None = None  # of the acknowledgement after a status callback
+    # the answers' To and From at Twilio, when not the channel's own (None: as the channel)
+    to: str | None = None
+    from_: str | None = None
+    # every (kind, handle) kanal knows afterwards, all of one reporter
+    identities: tuple[tuple[str, str], ...] | None = None
 
 
 CASES = [
@@ -78,6 +85,15 @@ CASES = [
          inbox=None, reports=0, replies=()),
     Case("missing_message_sid", "sms_missing_message_sid.json", status=400,
          error="malformed_payload", inbox=None, reports=0, replies=()),
+    Case("message_sid_of_the_wrong_shape", "sms_short_message_sid.json", status=400,
+         error="malformed_payload", inbox=None, reports=0, replies=()),
+    Case("another_twilio_account", "sms_foreign_account.json", status=403,
+         error="wrong_account", inbox=None, reports=0, replies=()),
+    Case("missing_account_sid", "sms_missing_account_sid.json", status=400,
+         error="malformed_payload", inbox=None, reports=0, replies=()),
+    Case("status_callback_of_another_account", "status_callback_foreign_account.json",
+         before=("sms_happy.json",), status=403, error="wrong_account", inbox=None,
+         replies=(), delivery="sent"),
     Case("unsupported_content_type", "sms_happy.json", content_type="application/json",
          status=415, error="unsupported_media_type", inbox=None, reports=0, replies=()),
     Case("unknown_whatsapp_message_type", "whatsapp_unsupported_type.json", "whatsapp",
@@ -91,6 +107,22 @@ CASES = [
          before=("sms_happy.json",), replies=("follow_up_ack",)),
     Case("cek_keyword_on_whatsapp", "whatsapp_cek_status.json", "whatsapp",
          before=("sms_happy.json",), replies=("status_reply",), reply_has=("{tid}",)),
+    Case("whatsapp_user_known_by_a_business_scoped_id", "whatsapp_bsuid.json", "whatsapp",
+         to="whatsapp:" + BSUID, identities=(("whatsapp_bsuid", BSUID),)),
+    Case("cek_keyword_from_a_business_scoped_id", "whatsapp_bsuid_cek_status.json",
+         "whatsapp", before=("sms_happy.json",), replies=("status_reply",),
+         reply_has=("{tid}", "Menunggu"), to="whatsapp:" + BSUID),
+    Case("whatsapp_phone_with_its_business_scoped_id", "whatsapp_phone_and_bsuid.json",
+         "whatsapp", identities=(("phone", CITIZEN), ("whatsapp_bsuid", "ID.1234567890123456"))),
+    Case("malformed_external_user_id", "whatsapp_malformed_external_user_id.json", "whatsapp",
+         status=400, error="malformed_payload", inbox=None, reports=0, replies=()),
+    Case("whatsapp_on_the_sms_webhook_answered_on_whatsapp", "whatsapp_on_the_sms_webhook.json",
+         to=WA_CITIZEN, from_="whatsapp:+628111272299", identities=(("phone", CITIZEN),)),
+    Case("business_scoped_id_on_the_sms_webhook", "whatsapp_bsuid_on_the_sms_webhook.json",
+         to="whatsapp:" + BSUID, from_=WA_NUMBER, identities=(("whatsapp_bsuid", BSUID),)),
+    Case("cek_on_whatsapp_through_the_sms_webhook", "whatsapp_cek_status.json",
+         before=("sms_happy.json",), replies=("status_reply",), reply_has=("{tid}",),
+         to=WA_CITIZEN, from_=WA_NUMBER),
     Case("stop_opts_out", "sms_stop.json", before=("sms_happy.json",),
          replies=("opt_out_ack",), reply_has=("MULAI",), opted_out=True),
     Case("berhenti_opts_out", "sms_berhenti.json", before=("sms_happy.json",),
@@ -186,9 +218,10 @@ def test_twilio_webhook(case: Case, sms_client, sms_kanal, twilio, clock, caplog
         assert len(landed) == (case.outbox == "sent")
         for m in landed:
             whatsapp = case.channel == "whatsapp"
-            assert m.form["To"] == ("whatsapp:" if whatsapp else "") + answer.recipient
-            assert m.form["From"] == (WA_NUMBER if whatsapp else kanal.adapters[
-                case.channel].settings.number)
+            assert m.form["To"] == (case.to or ("whatsapp:" if whatsapp else "")
+                                    + answer.recipient)
+            assert m.form["From"] == (case.from_ or (
+                WA_NUMBER if whatsapp else kanal.adapters[case.channel].settings.number))
             assert m.form["Body"] == answer.text
             assert m.form["StatusCallback"] == f"{PUBLIC}/webhooks/{case.channel}"
             for needle in case.reply_has:
@@ -219,6 +252,12 @@ def test_twilio_webhook(case: Case, sms_client, sms_kanal, twilio, clock, caplog
             flags = conn.execute(select(ReporterIdentity.opted_out).where(
                 ReporterIdentity.kind == "phone", ReporterIdentity.handle == CITIZEN)).all()
         assert flags == [(case.opted_out,)]
+    if case.identities is not None:
+        with kanal.engine.connect() as conn:
+            known = conn.execute(select(ReporterIdentity.kind, ReporterIdentity.handle,
+                                        ReporterIdentity.reporter_id)).all()
+        assert {(k, h) for k, h, _ in known} == set(case.identities)
+        assert len({r for _, _, r in known}) == 1
     if case.delivery:
         with kanal.engine.connect() as conn:
             ack = conn.execute(select(Message).where(Message.direction == "out")).one()

@@ -143,6 +143,12 @@ CASES = [
          reports=0),
     Case("update_id_not_integer", "update_id_not_integer.json", status=400,
          error="malformed_update", reports=0),
+    Case("update_id_out_of_range", "update_id_out_of_range.json", status=400,
+         error="malformed_update", reports=0),
+    Case("update_id_negative", "update_id_negative.json", status=400,
+         error="malformed_update", reports=0),
+    Case("chat_id_out_of_range", "chat_id_out_of_range.json", reports=0,
+         quarantined="chat id"),
     Case("body_not_an_object", "not_an_object.json", status=400, error="malformed_update",
          reports=0),
     # kept for staff, and the citizen is asked to write instead
