@@ -15,7 +15,9 @@ def phone_e164(raw: str | None, region: str = "ID") -> str | None:
     """``0812…``, ``+62812…``, ``62812…`` and ``whatsapp:+62812…`` all give ``+62812…``.
     Only a phone number string is read as one: digits with spaces, dashes, dots or
     brackets, and a leading ``+``; letters (a WhatsApp ``ID.123…`` user id, ``tel:``)
-    never. The number must be a valid one, not merely a possible length."""
+    never. The number must be valid, or at least of a possible length with 8 digits or
+    more after the country code (a citizen on a range newer than phonenumbers' data must
+    still get an answer)."""
     if not raw:
         return None
     text = raw.strip()
@@ -29,7 +31,8 @@ def phone_e164(raw: str | None, region: str = "ID") -> str | None:
         number = phonenumbers.parse(text, region)
     except phonenumbers.NumberParseException:
         return None
-    if not phonenumbers.is_valid_number(number):
+    if not (phonenumbers.is_valid_number(number) or (
+            phonenumbers.is_possible_number(number) and len(str(number.national_number)) >= 8)):
         return None
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

@@ -16,6 +16,7 @@ PHONES = [
     ("whatsapp_address", "whatsapp:+6281234567890", "+6281234567890"),
     ("jakarta_landline", "(021) 555-1234", "+62215551234"),
     ("foreign_e164", "+1 415 555 0123", "+14155550123"),
+    ("a_range_newer_than_the_library", "+62 840 1234 5678", "+6284012345678"),
 ]
 NOT_PHONES = [
     ("whatsapp_business_scoped_id", "whatsapp:ID.123456789"),
