@@ -1,9 +1,13 @@
 from __future__ import annotations
 
 import hmac
+import re
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, field_validator
+
+
+CLIENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,32}")
 
 
 class JakiSettings(BaseModel):
@@ -17,8 +21,14 @@ class JakiSettings(BaseModel):
     @field_validator("api_keys")
     @classmethod
     def _parse_check(cls, value: str) -> str:
-        if not parse_keys(value):
+        keys = parse_keys(value)
+        if not keys:
             raise ValueError("no API key given")
+        for client in keys:
+            # the client's name starts every inbox key ("android:<external_id>")
+            if not CLIENT_NAME.fullmatch(client):
+                raise ValueError(f"client name {client!r}: use letters, digits, '.', '_' "
+                                 "or '-'")
         return value
 
     def client_for(self, presented: str) -> str | None:

@@ -31,3 +31,14 @@ def test_ordinary_external_ids_are_taken(client, external_id):
     r = client.post(URL, json={"external_id": external_id, "text": "Jalan rusak"},
                     headers=AUTH)
     assert r.status_code == 201, r.text
+
+
+@pytest.mark.parametrize("keys", ["an:droid=k1", "a b=k1", "=k1,ios=k2"])
+def test_a_client_name_that_could_collide_in_the_inbox_key_is_refused(keys):
+    from pydantic import ValidationError
+
+    from adapters.jaki.settings import JakiSettings
+
+    with pytest.raises(ValidationError, match="client name"):
+        JakiSettings(api_keys=keys)
+    assert JakiSettings(api_keys="android=k1,ios.v2=k2").client_for("k2") == "ios.v2"
