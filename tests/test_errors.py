@@ -133,3 +133,27 @@ def test_openapi_schema_generates_without_warnings(kanal):
     ids = [op["operationId"] for path in schema["paths"].values() for op in path.values()]
     assert len(ids) == len(set(ids))
     assert set(schema["paths"]["/webhooks/{channel_id}"]) == {"get", "post"}
+
+
+@pytest.mark.browser
+def test_api_docs_render_in_chromium_without_outside_requests(make_kanal):
+    from tests.browser import launch, live_server
+
+    outside = []
+    with live_server(create_app(kanal=make_kanal())) as base, launch() as browser:
+        page = browser.new_page()
+
+        def only_kanal(route):
+            if route.request.url.startswith(base):
+                route.continue_()
+            else:
+                outside.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", only_kanal)
+        page.goto(f"{base}/docs")
+        page.locator(".swagger-ui .info .title").wait_for(timeout=15000)
+        assert "kanal" in page.locator(".swagger-ui .info .title").inner_text()
+        assert page.locator(".opblock-summary-path", has_text="/webhooks/{channel_id}").count() == 2
+        page.close()
+    assert outside == []
