@@ -31,6 +31,7 @@ from core.outbox import Dispatcher
 from core.pipeline import Pipeline
 from core.settings import KanalSettings
 from core.storage import LocalAttachmentStore
+from gateway import auth as staff_auth, staff_pages
 from gateway.pages import Pages
 from gateway.plugins import get_plugin_manager
 
@@ -189,6 +190,19 @@ class Kanal:
 
     def categories(self) -> list[dict[str, str]]:
         return self.category_list
+
+    async def staff_account(self, request, roles, *, keep_form=False):
+        return await staff_auth.signed_in(request, roles, keep_form=keep_form)
+
+    def staff_page(self, request, template, context, *, status_code=200, staff=None):
+        return staff_pages.page(request, template, context, status_code=status_code,
+                                staff=staff)
+
+    def staff_office(self, office_id):
+        return staff_pages.kanal_office(self, office_id) if office_id else None
+
+    def csrf_ok(self, request, sent) -> bool:
+        return staff_auth.csrf_ok(request, sent)
 
     # -- work --------------------------------------------------------------------------
 
