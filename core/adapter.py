@@ -9,13 +9,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
+from fastapi import Depends, Request
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from core.canonical import InboundMessage, IngestResult, MediaRef, OutboundMessage, SendResult
 from core.config import ChannelConfig, OfficialChannel
 
 if TYPE_CHECKING:
-    from fastapi import APIRouter, Request, Response
+    from fastapi import APIRouter, Response
 
     from core.storage import AttachmentStore
 
@@ -110,6 +111,36 @@ class Runtime(Protocol):
     def ready_adapter(self, adapter_name: str) -> Adapter:
         """The running channel of an adapter; raises a 503 ApiError with the reason."""
         ...
+
+    async def staff_account(self, request: Request, roles: tuple[str, ...], *,
+                            keep_form: bool = False) -> Any:
+        """The signed-in staff account with one of ``roles`` (all roles when empty); else
+        the sign-in page or the "not allowed" page (None with ``keep_form``)."""
+        ...
+
+    def staff_page(self, request: Request, template: str, context: dict[str, Any], *,
+                   status_code: int = 200, staff: Any = None) -> Response:
+        """A staff page: the account, its office and the CSRF token in the context."""
+        ...
+
+    def staff_office(self, office_id: str | None) -> Any:
+        """The office row of a staff account, or None."""
+        ...
+
+    def csrf_ok(self, request: Request, sent: object) -> bool:
+        """Whether a staff form carries its session's CSRF token."""
+        ...
+
+
+def staff_only(*roles: str, keep_form: bool = False) -> Any:
+    """The dependency a staff route of an adapter declares: the signed-in account, checked
+    by the runtime (``Runtime.staff_account``) that handlers reach through the app."""
+
+    async def guard(request: Request) -> Any:
+        return await request.app.state.kanal.staff_account(request, roles, keep_form=keep_form)
+
+    guard.kanal_guard = (roles, keep_form)  # what the route-guard test looks for
+    return Depends(guard)
 
 
 class Adapter:

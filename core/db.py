@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
@@ -19,6 +20,7 @@ from sqlalchemy.exc import DisconnectionError
 from core.dbguard import (DatabaseHealth, DatabaseUnavailable, DbLimits, outage_reason,
                           watched_connection_class)
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).with_name("migrations")
 _WRITE_LOCKS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 WAL_BACKSTOP_PAGES = 10000
@@ -113,7 +115,9 @@ def bound_postgresql(engine: Engine, limits: DbLimits) -> None:
             connection = connection_class.connect(*cargs, **cparams)
         except Exception as exc:
             if guard is not None:
-                guard.failed(f"cannot connect: {str(exc).strip().splitlines()[0]}")
+                log.warning("cannot connect to the database: %s",
+                            str(exc).strip().splitlines()[0] if str(exc).strip() else exc)
+                guard.failed("cannot connect to the database")
             raise
         record.info["kanal_used"] = time.monotonic()
         return connection

@@ -68,13 +68,17 @@ def _is_schema_error(exc: sa_exc.DBAPIError) -> bool:
 
 
 def outage_reason(exc: BaseException) -> str:
+    """What a client is told: the kind of fault, never hosts, ports or SQL."""
     if isinstance(exc, DatabaseUnavailable):
         return exc.reason
     if isinstance(exc, sa_exc.TimeoutError):
         return "no database connection was free in time"
-    orig = getattr(exc, "orig", None)
-    first = str(orig or exc).strip().splitlines()
-    return f"the database is not answering: {first[0] if first else type(exc).__name__}"
+    text = str(getattr(exc, "orig", None) or exc).lower()
+    if "locked" in text:
+        return "the database is locked by another writer"
+    if "did not answer" in text or "timeout" in text or "timed out" in text:
+        return "the database did not answer in time"
+    return "the database is not answering"
 
 
 def watched_connection_class(timeout: float):

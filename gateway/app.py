@@ -9,12 +9,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
-from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from core.dbguard import is_outage
+from core.dbguard import is_outage, outage_reason
 from core.settings import KanalSettings
-from gateway import health, public, staff_pages
-from core.errors import ApiError
+from gateway import apidocs, errors as error_pages, health, public, staff_pages
 from gateway.bodylimit import BodyLimitMiddleware
 from gateway.pages import HERE
 from gateway.runtime import Kanal
@@ -39,7 +37,7 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
                     raise
                 # the inbox sweep does it once the database answers
                 log.error("start-up work postponed, the database is out: %s", exc)
-                kanal.db_health.failed(str(exc).splitlines()[0])
+                kanal.db_health.failed(outage_reason(exc))
             if kanal.settings.scheduler:
                 from gateway.scheduler import build_scheduler, build_workers
 
@@ -61,13 +59,11 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
         summary="Intake gateway for city complaint channels",
         version="0.1.0",
         lifespan=lifespan,
+        docs_url=None,  # served by gateway.apidocs, without a CDN
+        redoc_url=None,
     )
     app.state.kanal = kanal
     app.add_middleware(BodyLimitMiddleware, max_bytes=kanal.settings.max_body_bytes)
-
-    @app.exception_handler(ApiError)
-    async def _api_error(request: Request, exc: ApiError):
-        return exc.response()
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, exc: RequestValidationError):
@@ -80,11 +76,7 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
             "details": [{"loc": list(e.get("loc", ())), "msg": e.get("msg")} for e in errors],
         })
 
-    @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, exc: StarletteHTTPException):
-        return JSONResponse(status_code=exc.status_code,
-                            content={"error": "http_error", "reason": str(exc.detail)},
-                            headers=getattr(exc, "headers", None))
+    error_pages.install(app)  # pages for browsers, JSON for API clients
 
     health.install(app)
 
@@ -101,5 +93,6 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
     app.include_router(public.router)
     app.include_router(webhooks_router)
     staff_pages.install(app)
+    apidocs.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app

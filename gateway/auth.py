@@ -224,26 +224,31 @@ def _signed_in(request: Request) -> Staff | None:
     return account
 
 
+async def signed_in(request: Request, roles: tuple[str, ...] = (), *,
+                    keep_form: bool = False) -> Staff | None:
+    """The signed-in account, when its role is one of ``roles`` (any role when empty);
+    else LoginRequired (a redirect to the sign-in page) or Forbidden. With ``keep_form`` a
+    form post without a valid session gets None instead of a redirect, so the handler can
+    show the form again with what was typed (and do nothing else)."""
+    account = await run_in_threadpool(_signed_in, request)
+    if account is None:
+        if keep_form:
+            return None
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        raise LoginRequired(target if request.method == "GET" else "/staff",
+                            session_of(request).expired)
+    if account.role not in (roles or ALL_ROLES):
+        raise Forbidden(account)
+    request.state.staff = account
+    return account
+
+
 def require(*roles: str, keep_form: bool = False):
-    """The dependency every /staff page declares: the signed-in account, when its role is
-    one of ``roles``; else a redirect to the sign-in page (or the "not allowed" page).
-    With ``keep_form`` a form post without a valid session gets None instead of a
-    redirect, so the handler can show the form again with what was typed (and do
-    nothing else)."""
+    """The dependency every /staff page declares: ``signed_in`` with these roles."""
     allowed = roles or ALL_ROLES
 
     async def guard(request: Request) -> Staff | None:
-        account = await run_in_threadpool(_signed_in, request)
-        if account is None:
-            if keep_form:
-                return None
-            target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-            raise LoginRequired(target if request.method == "GET" else "/staff",
-                                session_of(request).expired)
-        if account.role not in allowed:
-            raise Forbidden(account)
-        request.state.staff = account
-        return account
+        return await signed_in(request, allowed, keep_form=keep_form)
 
     guard.kanal_guard = (allowed, keep_form)  # what the route-guard test looks for
     return Depends(guard)

@@ -10,27 +10,26 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy import exc as sa_exc
 
 from core.dbguard import DatabaseUnavailable, is_outage, outage_reason
+from gateway.errors import error_response
 
 log = logging.getLogger(__name__)
 
-OUTAGE_TEXT = ("Layanan sedang gangguan, silakan coba lagi beberapa saat lagi. "
-               "(The service is temporarily unavailable; please try again shortly.)")
 
 
 def outage_response(request: Request, reason: str) -> Response:
-    kanal = request.app.state.kanal
-    retry = str(kanal.db_limits.retry_after)
-    return JSONResponse(status_code=503, headers={"Retry-After": retry},
-                        content={"error": "database_unavailable", "reason": reason})
+    """503 with Retry-After: the "sedang gangguan" page for a browser, JSON otherwise."""
+    retry = str(request.app.state.kanal.db_limits.retry_after)
+    return error_response(request, 503, "database_unavailable", reason,
+                          headers={"Retry-After": retry})
 
 
 def install(app: FastAPI) -> None:
     async def _outage(request: Request, exc: Exception) -> Response:
         if not is_outage(exc):
             raise exc
-        reason = outage_reason(exc)
-        log.warning("%s %s: 503, %s", request.method, request.url.path, reason)
-        return outage_response(request, reason)
+        log.warning("%s %s: 503, %s", request.method, request.url.path,
+                    str(getattr(exc, "orig", None) or exc).strip().splitlines()[0])
+        return outage_response(request, outage_reason(exc))
 
     for kind in (DatabaseUnavailable, sa_exc.DBAPIError, sa_exc.TimeoutError):
         app.add_exception_handler(kind, _outage)

@@ -85,7 +85,8 @@ async def track_form(request: Request, id: str | None = None) -> Response:
                                           {"error": None, "value": ""})
 
 
-@router.get("/lacak/{tracking_id}", include_in_schema=False)
+# ":path": a typed slash still gets the lookup form with its message, not a bare 404
+@router.get("/lacak/{tracking_id:path}", include_in_schema=False)
 async def track_page(request: Request, tracking_id: str) -> Response:
     _, view, error = await run_in_threadpool(lookup, request, tracking_id)
     kanal = request.app.state.kanal

@@ -6,7 +6,7 @@ import logging
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime
 from typing import Any
@@ -32,10 +32,26 @@ from core.outbox import Dispatcher
 from core.pipeline import Pipeline
 from core.settings import KanalSettings
 from core.storage import LocalAttachmentStore
+from gateway import auth as staff_auth, staff_pages
 from gateway.pages import Pages
 from gateway.plugins import get_plugin_manager
 
 log = logging.getLogger(__name__)
+
+
+# why a channel is off: a code with its parameters, and the English the CLI and JSON show;
+# the staff page renders the code in its own language (templates/staff_admin.html)
+REASONS = {
+    "disabled_in_file": "disabled in the channels file",
+    "adapter_conflict": "{detail}",
+    "blocked": "adapter '{adapter}' is blocked by KANAL_DISABLE_PLUGINS",
+    "not_installed": "adapter '{adapter}' is not installed (not built yet)",
+    "missing_library": "library not installed: {names}",
+    "missing_secret": "secret not set: {names}",
+    "invalid_settings": "invalid settings: {where}: {msg}",
+    "not_ready": "{detail}",
+    "check_failed": "check failed: {detail}",
+}
 
 
 @dataclass
@@ -45,6 +61,8 @@ class ChannelStatus:
     state: str  # ready | disabled
     reason: str
     adapter: Adapter | None = None
+    reason_code: str = ""  # a key of REASONS
+    reason_params: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -121,38 +139,39 @@ class Kanal:
     def _build_channel(self, cfg: ChannelConfig) -> ChannelStatus:
         official = self.channels_file.official(cfg.official_channel)
 
-        def off(reason: str) -> ChannelStatus:
-            return ChannelStatus(cfg, official, "disabled", reason)
+        def off(code: str, **params: str) -> ChannelStatus:
+            return ChannelStatus(cfg, official, "disabled", REASONS[code].format(**params),
+                                 reason_code=code, reason_params=params)
 
         if not cfg.enabled:
-            return off("disabled in the channels file")
+            return off("disabled_in_file")
         if cfg.adapter in self.registry.conflicts:
-            return off(self.registry.conflicts[cfg.adapter])
+            return off("adapter_conflict", detail=self.registry.conflicts[cfg.adapter])
         cls = self.registry.get(cfg.adapter)
         if cls is None:
             if self.pm.is_blocked(cfg.adapter):
-                return off(f"adapter '{cfg.adapter}' is blocked by KANAL_DISABLE_PLUGINS")
-            return off(f"adapter '{cfg.adapter}' is not installed (not built yet)")
+                return off("blocked", adapter=cfg.adapter)
+            return off("not_installed", adapter=cfg.adapter)
         absent = missing_modules(cls)
         if absent:
-            return off(f"library not installed: {', '.join(absent)}")
+            return off("missing_library", names=", ".join(absent))
         try:
             settings = cls.Settings.model_validate(cfg.settings)
         except ValidationError as exc:
             if cfg.missing_env:
-                return off(f"secret not set: {', '.join(cfg.missing_env)}")
+                return off("missing_secret", names=", ".join(cfg.missing_env))
             first = exc.errors()[0]
             where = ".".join(str(p) for p in first["loc"]) or "settings"
-            return off(f"invalid settings: {where}: {first['msg']}")
+            return off("invalid_settings", where=where, msg=first["msg"])
         if cfg.missing_env:
-            return off(f"secret not set: {', '.join(cfg.missing_env)}")
+            return off("missing_secret", names=", ".join(cfg.missing_env))
         adapter = cls(cfg, official, settings, self)
         try:
             reason = adapter.check()
         except Exception as exc:  # a broken adapter disables its channel, not the gateway
-            reason = f"check failed: {type(exc).__name__}: {exc}"
+            return off("check_failed", detail=f"{type(exc).__name__}: {exc}")
         if reason:
-            return ChannelStatus(cfg, official, "disabled", reason)
+            return off("not_ready", detail=reason)
         return ChannelStatus(cfg, official, "ready", "", adapter)
 
     def channel(self, channel_id: str) -> ChannelStatus | None:
@@ -192,6 +211,19 @@ class Kanal:
 
     def categories(self) -> list[dict[str, str]]:
         return self.category_list
+
+    async def staff_account(self, request, roles, *, keep_form=False):
+        return await staff_auth.signed_in(request, roles, keep_form=keep_form)
+
+    def staff_page(self, request, template, context, *, status_code=200, staff=None):
+        return staff_pages.page(request, template, context, status_code=status_code,
+                                staff=staff)
+
+    def staff_office(self, office_id):
+        return staff_pages.kanal_office(self, office_id) if office_id else None
+
+    def csrf_ok(self, request, sent) -> bool:
+        return staff_auth.csrf_ok(request, sent)
 
     # -- work --------------------------------------------------------------------------
 

@@ -212,7 +212,9 @@ async def admin(request: Request, account: Staff = auth.require("admin")) -> Res
 
     offices, accounts = await run_in_threadpool(load)
     return page(request, "staff_admin.html", {
-        "channels": [c.as_dict() for c in kanal.channels], "offices": offices,
+        "channels": [{**c.as_dict(), "reason_code": c.reason_code,
+                      "reason_params": c.reason_params} for c in kanal.channels],
+        "offices": offices,
         "accounts": accounts})
 
 

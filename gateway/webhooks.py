@@ -20,11 +20,17 @@ def ready_adapter(request: Request, channel_id: str):
     return status.adapter
 
 
-@router.api_route("/webhooks/{channel_id}", methods=["GET", "POST"], tags=["webhooks"],
-                  summary="Provider webhooks (GET for verification handshakes)")
 async def webhook(request: Request, channel_id: str) -> Response:
     adapter = ready_adapter(request, channel_id)
     response = await adapter.webhook(request)
     if response is None:
         raise ApiError(404, "no_webhook", f"channel {channel_id!r} does not take webhooks")
     return response
+
+
+# one handler, two operations: each method needs its own operation id in the schema
+router.add_api_route("/webhooks/{channel_id}", webhook, methods=["POST"], tags=["webhooks"],
+                     operation_id="receive_webhook", summary="Provider webhooks")
+router.add_api_route("/webhooks/{channel_id}", webhook, methods=["GET"], tags=["webhooks"],
+                     operation_id="verify_webhook",
+                     summary="Provider verification handshakes (Meta, for example)")

@@ -250,8 +250,18 @@ def test_database_down_answers_503_with_retry_after(nowhere):
             assert r.status_code == 503, (path, r.status_code, r.text)
             assert r.headers["retry-after"] == "7"
             assert r.json()["error"] == "database_unavailable"
+        page = client.get(f"/lacak/{tracking.generate()}",
+                          headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+        assert page.status_code == 503 and page.headers["retry-after"] == "7"
+        assert page.headers["content-type"].startswith("text/html")
+        assert "Layanan sedang gangguan" in page.text
+        assert "127.0.0.1" not in page.text  # no hosts or ports for the public
+        form = client.post("/lapor", data={"text": "Jalan rusak"},
+                           headers={"Accept": "text/html"})
+        assert form.status_code == 503 and "sedang gangguan" in form.text
         ready = client.get("/readyz")
         assert ready.status_code == 503 and ready.headers["retry-after"] == "7"
+        assert "127.0.0.1" not in ready.text and "127.0.0.1" not in health.text
         assert ready.json()["ready"] is False
     assert kanal.started_up is False  # the sweep does the start-up work once it answers
 

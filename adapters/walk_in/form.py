@@ -1,4 +1,4 @@
-"""The counter form ``/staff/walk-in`` and its printable receipt.
+"""The counter form ``/staff/walk-in`` (its receipt is in ``receipt.py``).
 
 A submission goes through the same path as every channel: the checked form and its files
 are committed to the inbox and processed by the pipeline before the clerk sees the
@@ -10,34 +10,26 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import timedelta, timezone
 from typing import Any
 
-import phonenumbers
-import segno
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
-from sqlalchemy import select
 
-from adapters.walk_in.payloads import FORM_FIELDS, WalkInInbox
-from core import reports, tracking
-from core.adapter import Envelope
+from adapters.walk_in.payloads import CONTENT_TYPE, FORM_FIELDS, WalkInInbox
+from core import tracking
+from core.adapter import Envelope, staff_only
 from core.errors import ApiError
-from core.models import Office, Report, utcnow
+from core.models import utcnow
 from core.offices import KINDS
 from core.reportform import Problem, check_report, submission_id
 from core.staff import Staff
 from core.storage import IMAGE_TYPES
 from core.uploads import check_photos, file_parts, read_form, read_uploads, store_photos
-from gateway import auth
-from gateway.staff_pages import kanal_office, page
 
 router = APIRouter(include_in_schema=False)
 FILE_KEYS = ("files",)
 FILE_TYPES = IMAGE_TYPES | {"application/pdf"}
-WIB = timezone(timedelta(hours=7), "WIB")
-report_t, office_t = Report.__table__, Office.__table__
 
 
 def _channel(kanal, office) -> Any:
@@ -52,7 +44,7 @@ def render_form(request: Request, values: dict[str, Any], problems: list[Problem
                 staff: Staff | None = None) -> Response:
     kanal = request.app.state.kanal
     account = staff or getattr(request.state, "staff", None)
-    office = kanal_office(kanal, account.office_id) if account and account.office_id else None
+    office = kanal.staff_office(account.office_id) if account else None
     form = {k: v if isinstance(v := values.get(k), str) else "" for k in FORM_FIELDS}
     form["submission_id"] = str(submission_id(form["submission_id"] or None, strict=False))
     field_errors: dict[str, Problem] = {}
@@ -60,7 +52,7 @@ def render_form(request: Request, values: dict[str, Any], problems: list[Problem
         field_errors.setdefault(p.field or "", p)
     places = kanal.boundaries.places() if kanal.boundaries is not None else []
     settings = kanal.settings
-    return page(request, "walk_in.html", {
+    return kanal.staff_page(request, "walk_in.html", {
         "form": form, "errors": list(problems), "field_errors": field_errors,
         "places": places, "files_lost": files_lost,
         "channel_ready": _channel(kanal, office) is not None, "office": office,
@@ -70,20 +62,20 @@ def render_form(request: Request, values: dict[str, Any], problems: list[Problem
 
 
 def _defaults(request: Request, account: Staff) -> dict[str, str]:
-    office = kanal_office(request.app.state.kanal, account.office_id)
+    office = request.app.state.kanal.staff_office(account.office_id)
     own = office.area_code if office is not None and (office.area_code or "").count(".") == 3 \
         else ""
     return {"kelurahan": own, "submission_id": secrets.token_urlsafe(16)}
 
 
 @router.get("/staff/walk-in")
-async def form_page(request: Request, account: Staff = auth.require("counter")) -> Response:
+async def form_page(request: Request, account: Staff = staff_only("counter")) -> Response:
     return render_form(request, await run_in_threadpool(_defaults, request, account))
 
 
 @router.post("/staff/walk-in")
 async def form_submit(request: Request,
-                      account: Staff | None = auth.require("counter", keep_form=True)
+                      account: Staff | None = staff_only("counter", keep_form=True)
                       ) -> Response:
     kanal = request.app.state.kanal
     settings = kanal.settings
@@ -97,7 +89,7 @@ async def form_submit(request: Request,
         if account is None:  # signed out meanwhile: keep what was typed, save nothing
             return render_form(request, raw, [Problem(401, "session_expired", None, "")],
                                status_code=401, files_lost=sent)
-        if not auth.csrf_ok(request, form.get("csrf")):
+        if not kanal.csrf_ok(request, form.get("csrf")):
             return render_form(request, raw, [Problem(403, "csrf", None, "")],
                                status_code=403, files_lost=sent)
         problems: list[Problem] = []
@@ -139,7 +131,7 @@ def _review(kanal, raw: dict[str, Any], uploads, problems: list[Problem]):
 async def _accept(request: Request, account: Staff, raw: dict[str, Any], uploads,
                   problems: list[Problem], sent: int) -> Response:
     kanal = request.app.state.kanal
-    office = await run_in_threadpool(kanal_office, kanal, account.office_id)
+    office = await run_in_threadpool(kanal.staff_office, account.office_id)
     adapter = _channel(kanal, office)
     if adapter is None:
         return render_form(request, raw, [Problem(503, "channel_disabled", None, "")],
@@ -157,61 +149,10 @@ async def _accept(request: Request, account: Staff, raw: dict[str, Any], uploads
     result = await adapter.runtime.ingest(Envelope(
         channel=adapter.channel_id,
         external_id=f"{nonce}.{hashlib.sha256(payload).hexdigest()[:16]}",
-        payload=payload, content_type="application/vnd.kanal.walk-in+json",
+        payload=payload, content_type=CONTENT_TYPE,
         received_at=utcnow()))
     if result.tracking_id is None:
         return render_form(request, raw, [Problem(202, "quarantined", None, "")],
                            status_code=202)
     return RedirectResponse(f"/staff/walk-in/receipt/{tracking.display(result.tracking_id)}",
                             status_code=303)
-
-
-def sms_number(adapters) -> str | None:
-    """The number citizens text ``STATUS <id>`` to, as they would dial it (0811-1272-206):
-    the first running SMS channel's own number, if any."""
-    for adapter in adapters.values():
-        number = getattr(adapter.settings, "number", None)
-        if adapter.sender_kind == "phone" and isinstance(number, str) and \
-                number.startswith("+"):
-            parsed = phonenumbers.parse(number, "ID")
-            return phonenumbers.format_number(parsed,
-                                              phonenumbers.PhoneNumberFormat.NATIONAL)
-    return None
-
-
-def qr_data_uri(url: str) -> str:
-    return segno.make(url, error="m").svg_data_uri(scale=4, border=2)
-
-
-@router.get("/staff/walk-in/receipt/{tracking_id}")
-async def receipt(request: Request, tracking_id: str,
-                  account: Staff = auth.require("counter", "admin", "supervisor")) -> Response:
-    kanal = request.app.state.kanal
-    try:
-        compact = tracking.normalize(tracking_id)
-    except tracking.InvalidTrackingID:
-        compact = None
-
-    def load():
-        if compact is None:
-            return None, None
-        with kanal.engine.connect() as conn:
-            view = reports.public_report(conn, compact, categories=kanal.category_names,
-                                         areas=kanal.case_engine)
-            created = conn.execute(select(report_t.c.created_at)
-                                   .where(report_t.c.tracking_id == compact)).scalar()
-        return view, created
-
-    view, created = await run_in_threadpool(load)
-    if view is None:
-        return page(request, "staff_lookup.html", {
-            "value": tracking_id, "error": "not_found", "view": None}, status_code=404)
-    shown = tracking.display(compact)
-    base = kanal.settings.public_base_url.rstrip("/") or str(request.base_url).rstrip("/")
-    url = f"{base}/lacak/{shown}"
-    when = created.astimezone(WIB) if created.tzinfo else created.replace(
-        tzinfo=timezone.utc).astimezone(WIB)
-    return page(request, "walk_in_receipt.html", {
-        "tracking_id": shown, "view": view, "url": url, "qr": qr_data_uri(url),
-        "sms_number": sms_number(kanal.adapters),
-        "when": when.strftime("%d/%m/%Y %H:%M") + " WIB"})

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 from core.reportform import CitizenReport
 from core.uploads import StoredPhoto
 
+CONTENT_TYPE = "application/vnd.kanal.walk-in+json"
 # the form's fields, as the clerk typed them (kept when the form comes back)
 FORM_FIELDS = ("name", "phone", "email", "consent", "text", "category", "address",
                "kelurahan", "submission_id")

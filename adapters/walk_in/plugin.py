@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from adapters.walk_in import form
+from adapters.walk_in import form, receipt
 from adapters.walk_in.payloads import WalkInInbox
 from core.adapter import Adapter, InboxRecord, read_payload
 from core.canonical import InboundMessage, Location, Sender
@@ -23,7 +23,10 @@ class WalkInAdapter(Adapter):
 
     @classmethod
     def router(cls) -> APIRouter:
-        return form.router
+        router = APIRouter(include_in_schema=False)
+        router.include_router(form.router)
+        router.include_router(receipt.router)
+        return router
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
         kept = read_payload(WalkInInbox, item, "walk-in")

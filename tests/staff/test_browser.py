@@ -127,3 +127,31 @@ def test_missing_text_keeps_what_the_clerk_typed(page, staff_kanal):
     page.get_by_role("button", name="Simpan laporan").click()
     assert "Tulis isi pengaduan warga" in page.locator("[role=alert]").inner_text()
     assert page.get_by_label("Nama warga", exact=True).input_value() == "Pak Budi"
+
+
+STYLE = ("display", "borderTopWidth", "borderTopStyle", "borderTopColor", "borderRadius",
+         "paddingTop", "paddingLeft", "fontSize", "fontFamily", "backgroundColor", "color")
+
+
+def style_of(page, selector: str) -> dict[str, str]:
+    return page.locator(selector).evaluate(
+        "(el, names) => { const s = getComputedStyle(el);"
+        " return Object.fromEntries(names.map(n => [n, s[n]])); }", list(STYLE))
+
+
+@pytest.mark.browser
+def test_every_text_input_is_styled_like_a_typed_one(page):
+    """Inputs without a type attribute (and password fields) look like the typed ones."""
+    page.goto("/staff/login")
+    untyped = {sel: style_of(page, sel) for sel in ("#username", "#password")}
+    sign_in(page, "loket")
+    page.wait_for_url(re.compile(r"/staff$"))
+    page.goto("/staff/walk-in")
+    reference = style_of(page, "#phone")  # type=tel
+    assert reference["borderTopWidth"] == "2px" and reference["display"] == "block"
+    untyped.update({sel: style_of(page, sel) for sel in ("#name", "#address")})
+    page.goto("/staff/lookup")
+    untyped["lookup #id"] = style_of(page, "#id")
+    page.goto("/staff/password")
+    untyped.update({sel: style_of(page, sel) for sel in ("#current", "#new", "#repeat")})
+    assert {sel: reference for sel in untyped} == untyped

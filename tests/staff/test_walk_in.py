@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 
 from adapters.fake.plugin import FakeChannel
 from core import tracking
+from core.canonical import Sender
 from core.hookspecs import hookimpl
 from core.models import Attachment, InboxItem, Message, OutboxItem, Report
 from gateway.app import create_app
@@ -70,7 +71,9 @@ def test_counter_complaint_becomes_a_report_with_a_printable_receipt(staff_clien
     assert page.status_code == 200
     assert f'id="tracking-id">{shown}<' in page.text
     assert "Kantor Kelurahan Alfa" in page.text and " WIB" in page.text
-    assert f"/lacak/{shown}" in page.text and f"STATUS {shown}" in page.text
+    assert f"/lacak/{shown}" in page.text
+    assert "STATUS" not in page.text  # no SMS channel runs: no number to text it to
+    assert 'id="not-notified"' not in page.text  # nobody asked to be notified
     assert 'src="data:image/svg+xml' in page.text  # the QR code
     assert "@media print" in staff_client.get("/static/staff.css").text
     # the citizen finds it on the public tracking page
@@ -192,6 +195,12 @@ class PhoneChannel(FakeChannel):
     name = "fake_phone"
     sender_kind = "phone"
 
+    def normalize(self, item):
+        message = super().normalize(item)
+        if message.sender is not None:  # keyed by the number, as the SMS channel does
+            message.sender = Sender("phone", message.sender.handle, message.sender.display_name)
+        return message
+
 
 class PhonePlugin:
     @hookimpl
@@ -244,4 +253,44 @@ def test_receipt_names_the_sms_number_to_text(staff_kanal_factory):
                     follow_redirects=False) as client:
         sign_in(client, "loket")
         receipt = client.get(submit(client).headers["location"])
+    shown = receipt.url.path.rsplit("/", 1)[1]
+    assert f"<strong>STATUS {shown}</strong> ke " in receipt.text
     assert '<strong id="sms-number">0811-1272-206</strong>' in receipt.text
+
+
+def not_notified(page: str) -> str:
+    start = page.index('id="not-notified"')
+    return page[start:page.index("</div>", start)]
+
+
+@pytest.mark.parametrize("contact,expected", [
+    ({"phone": "0812 3456 7890"}, ["kanal SMS tidak berjalan"]),
+    ({"email": "sari@example.id"}, ["kanal email tidak berjalan"]),
+    ({"phone": "0812 3456 7890", "email": "sari@example.id"},
+     ["kanal SMS tidak berjalan", "kanal email tidak berjalan"]),
+], ids=["phone", "email", "both"])
+def test_receipt_tells_the_clerk_when_no_channel_can_notify(staff_client, contact, expected):
+    sign_in(staff_client, "loket")
+    r = submit(staff_client, consent="yes", **contact)
+    assert r.status_code == 303, r.text
+    notice = not_notified(staff_client.get(r.headers["location"]).text)
+    assert "Warga tidak akan diberi tahu" in notice
+    assert [line for line in expected if line in notice] == expected
+    assert notice.count("<li>") == len(expected)
+
+
+def test_receipt_says_nothing_when_the_citizen_will_be_notified(notify_client):
+    kanal, client = notify_client
+    sign_in(client, "loket")
+    r = submit(client, phone="0812 3456 7890", consent="yes")
+    assert 'id="not-notified"' not in client.get(r.headers["location"]).text
+
+
+def test_receipt_tells_the_clerk_when_the_number_sent_stop(notify_client):
+    kanal, client = notify_client
+    kanal.adapters["sms-test"].push("STOP", sender="+6281234567890")
+    kanal.poll_channel("sms-test")
+    sign_in(client, "loket")
+    r = submit(client, phone="0812 3456 7890", consent="yes")
+    notice = not_notified(client.get(r.headers["location"]).text)
+    assert "nomor ini pernah mengirim STOP" in notice
