@@ -143,6 +143,29 @@ def staff_only(*roles: str, keep_form: bool = False) -> Any:
     return Depends(guard)
 
 
+
+class NotReady(str):
+    """Why a channel cannot run, as ``Adapter.check`` says it: the English text (for the
+    CLI, the JSON and the logs) with a code and parameters, so the operations page can
+    say it in its own language. ``NotReady("setting_missing", setting="imap_host",
+    env="KANAL_IMAP_HOST")``."""
+
+    TEXTS = {
+        "setting_missing": "{setting} is not set ({env})",
+        "setting_missing_no_ack": "{setting} is not set ({env}): citizens would get no "
+                                  "tracking ID",
+        "setting_required_in_mode": "{setting} is required in {mode} mode",
+        "invalid_file": "{setting}: {detail}",
+    }
+
+    code: str
+    params: dict[str, str]
+
+    def __new__(cls, code: str, **params: str) -> "NotReady":
+        text = super().__new__(cls, cls.TEXTS[code].format(**params))
+        text.code, text.params = code, params
+        return text
+
 class Adapter:
     """Base class of channel adapters.
 
@@ -181,7 +204,8 @@ class Adapter:
         """Release clients and threads; called when the runtime stops."""
 
     def check(self) -> str | None:
-        """A reason the channel cannot run, or None when it is ready."""
+        """A reason the channel cannot run, or None when it is ready. Return a
+        :class:`NotReady` so that pages can give the reason in their own language."""
         return None
 
     def normalize(self, item: InboxRecord) -> InboundMessage:

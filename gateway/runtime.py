@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from sqlalchemy import Engine
 
 from core import inbox
-from core.adapter import Adapter, AdapterRegistry, Envelope, missing_modules
+from core.adapter import Adapter, AdapterRegistry, Envelope, NotReady, missing_modules
 from core.case_engine import CaseEngine, SlaPolicy
 from core.categories import load as load_categories
 from core.errors import ApiError
@@ -170,6 +170,9 @@ class Kanal:
             reason = adapter.check()
         except Exception as exc:  # a broken adapter disables its channel, not the gateway
             return off("check_failed", detail=f"{type(exc).__name__}: {exc}")
+        if isinstance(reason, NotReady):  # the adapter's own code, said on pages too
+            return ChannelStatus(cfg, official, "disabled", str(reason),
+                                 reason_code=reason.code, reason_params=reason.params)
         if reason:
             return off("not_ready", detail=reason)
         return ChannelStatus(cfg, official, "ready", "", adapter)

@@ -26,7 +26,7 @@ from adapters.email.parse import (
 )
 from adapters.email.settings import EmailSettings
 from core.adapter import (
-    Adapter, Envelope, InboxRecord, NormalizeError, Notice, PermanentSendError,
+    Adapter, Envelope, InboxRecord, NormalizeError, Notice, NotReady, PermanentSendError,
 )
 from core.canonical import InboundMessage, OutboundMessage, Sender, SendResult
 from core.hookspecs import hookimpl
@@ -64,11 +64,12 @@ class EmailAdapter(Adapter):
     def check(self) -> str | None:
         s = self.settings
         if not s.imap_host:
-            return "imap_host is not set (KANAL_IMAP_HOST)"
+            return NotReady("setting_missing", setting="imap_host", env="KANAL_IMAP_HOST")
         if not s.imap_user:
-            return "imap_user is not set (KANAL_IMAP_USER)"
+            return NotReady("setting_missing", setting="imap_user", env="KANAL_IMAP_USER")
         if not s.smtp_host:
-            return "smtp_host is not set (KANAL_SMTP_HOST): citizens would get no tracking ID"
+            return NotReady("setting_missing_no_ack", setting="smtp_host",
+                            env="KANAL_SMTP_HOST")
         return None
 
     # -- receive -----------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 
-from core.adapter import Adapter, InboxRecord, read_payload
+from core.adapter import Adapter, InboxRecord, NotReady, read_payload
 from core.canonical import InboundMessage, Location, Sender
 from core.categories import CategoryError, CategoryIndex, load_mapping
 from core.hookspecs import hookimpl
@@ -40,7 +40,7 @@ class JakiAdapter(Adapter):
         try:
             self.category_index
         except CategoryError as exc:
-            return f"category_map: {exc}"
+            return NotReady("invalid_file", setting="category_map", detail=str(exc))
         return None
 
     def normalize(self, item: InboxRecord) -> InboundMessage:

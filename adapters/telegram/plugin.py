@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from adapters.telegram.settings import TelegramSettings
-from core.adapter import Adapter, Envelope, InboxRecord
+from core.adapter import Adapter, Envelope, InboxRecord, NotReady
 from core.canonical import InboundMessage, MediaRef, OutboundMessage, SendResult
 from core.hookspecs import hookimpl
 from core.ratelimit import RateLimiter
@@ -38,7 +38,7 @@ class TelegramAdapter(Adapter):
 
     def check(self) -> str | None:
         if self.settings.mode == "webhook" and not self.settings.secret_token:
-            return "secret_token is required in webhook mode"
+            return NotReady("setting_required_in_mode", setting="secret_token", mode="webhook")
         return None
 
     def __init__(self, *args: Any, **kw: Any):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
+from core.adapter import NotReady
 from gateway.app import create_app
 from gateway.pages import HERE
 from gateway.runtime import REASONS
@@ -13,6 +14,8 @@ from tests.staff.conftest import sign_in
 
 EXTRA = [{"id": "tg-off", "official_channel": "telegram", "adapter": "telegram",
           "settings": {"bot_token": "${KANAL_TELEGRAM_BOT_TOKEN}"}},
+         {"id": "tg-webhook", "official_channel": "telegram", "adapter": "telegram",
+          "settings": {"bot_token": "123:abc", "mode": "webhook"}},
          {"id": "web-off", "official_channel": "website", "adapter": "web", "enabled": False}]
 
 
@@ -36,7 +39,9 @@ def row(page: str, channel_id: str) -> str:
     ("tg-off", "rahasia belum diisi: KANAL_TELEGRAM_BOT_TOKEN",
      "secret not set: KANAL_TELEGRAM_BOT_TOKEN"),
     ("web-off", "dimatikan di berkas kanal", "disabled in the channels file"),
-], ids=["not-installed", "missing-secret", "disabled-in-file"])
+    ("tg-webhook", "secret_token wajib diisi pada mode webhook",
+     "secret_token is required in webhook mode"),
+], ids=["not-installed", "missing-secret", "disabled-in-file", "adapters-own-check"])
 def test_channel_reasons_in_the_pages_language(admin_client, channel_id, indonesian,
                                                english):
     kanal, client = admin_client
@@ -51,4 +56,5 @@ def test_channel_reasons_in_the_pages_language(admin_client, channel_id, indones
 
 def test_every_reason_code_has_a_rendering_on_the_page():
     template = (HERE / "templates" / "staff_admin.html").read_text()
-    assert [code for code in REASONS if f'"{code}"' not in template] == []
+    codes = [*REASONS, *NotReady.TEXTS]
+    assert [code for code in codes if f'"{code}"' not in template] == []
