@@ -289,18 +289,24 @@ def test_the_apps_category_names_map_onto_kanals(client, kanal, sent, category, 
     assert staff["category"] == view["category"] and staff["source_category"] == kept
 
 
+def with_category_map(make_kanal, settings, tmp_path, mapping_yaml: str):
+    """A kanal whose JAKI channel reads its category names from a mapping file."""
+    mapping = tmp_path / "jaki_categories.yaml"
+    mapping.write_text(mapping_yaml)
+    config = tmp_path / "channels.yaml"
+    config.write_text(settings.config.read_text().replace(
+        "api_keys: ${KANAL_JAKI_API_KEY}",
+        f"api_keys: ${{KANAL_JAKI_API_KEY}}\n      category_map: {mapping}"))
+    return make_kanal(settings=settings.model_copy(update={"config": config}))
+
+
 def test_a_channels_own_category_mapping(make_kanal, settings, tmp_path):
     from fastapi.testclient import TestClient
 
     from gateway.app import create_app
 
-    mapping = tmp_path / "jaki_categories.yaml"
-    mapping.write_text('"Kabel Semrawut": fasilitas-umum\n"Jalan Rusak": banjir\n')
-    config = tmp_path / "channels.yaml"
-    config.write_text(settings.config.read_text().replace(
-        "api_keys: ${KANAL_JAKI_API_KEY}",
-        f"api_keys: ${{KANAL_JAKI_API_KEY}}\n      category_map: {mapping}"))
-    kanal = make_kanal(settings=settings.model_copy(update={"config": config}))
+    kanal = with_category_map(make_kanal, settings, tmp_path,
+                              '"Kabel Semrawut": fasilitas-umum\n"Jalan Rusak": banjir\n')
     with TestClient(create_app(kanal=kanal)) as client:
         got = {}
         for i, name in enumerate(("kabel  semrawut", "Jalan Rusak", "Sampah")):
@@ -313,13 +319,7 @@ def test_a_channels_own_category_mapping(make_kanal, settings, tmp_path):
 
 def test_a_mapping_onto_an_unknown_category_disables_the_channel(make_kanal, settings,
                                                                  tmp_path):
-    mapping = tmp_path / "jaki_categories.yaml"
-    mapping.write_text('"Kabel Semrawut": kabel\n')
-    config = tmp_path / "channels.yaml"
-    config.write_text(settings.config.read_text().replace(
-        "api_keys: ${KANAL_JAKI_API_KEY}",
-        f"api_keys: ${{KANAL_JAKI_API_KEY}}\n      category_map: {mapping}"))
-    kanal = make_kanal(settings=settings.model_copy(update={"config": config}))
+    kanal = with_category_map(make_kanal, settings, tmp_path, '"Kabel Semrawut": kabel\n')
     status = kanal.channel("jaki")
     assert status.state == "disabled"
     assert "Kabel Semrawut" in status.reason and "kabel" in status.reason
