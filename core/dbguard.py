@@ -28,9 +28,11 @@ log = logging.getLogger(__name__)
 class DbLimits:
     """How long any one database wait may take, in seconds."""
 
-    connect: float = 5.0
-    statement: float = 15.0
-    lock: float = 10.0
+    # connect + statement stays under the 15 s a provider such as Twilio waits for an
+    # answer, so it hears 503 rather than a timeout
+    connect: float = 3.0
+    statement: float = 10.0
+    lock: float = 5.0
     retry_after: int = 10
 
     @property

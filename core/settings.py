@@ -60,9 +60,9 @@ class KanalSettings(BaseSettings):
     log_level: str = "INFO"
     # every database wait is bounded (seconds); a request that needs the database answers
     # 503 with Retry-After once connect + statement have passed
-    db_connect_timeout: float = Field(5.0, gt=0)
-    db_statement_timeout: float = Field(15.0, gt=0)
-    db_lock_timeout: float = Field(10.0, gt=0)
+    db_connect_timeout: float = Field(3.0, gt=0)
+    db_statement_timeout: float = Field(10.0, gt=0)
+    db_lock_timeout: float = Field(5.0, gt=0)
     db_retry_after: int = Field(10, ge=1)
     # signs staff session cookies; without it a random key is made once and kept in
     # <data_dir>/secret_key (set it when several processes serve the same site)
