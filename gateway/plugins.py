@@ -18,6 +18,7 @@ DEFAULT_PLUGINS = {
     "fake": "adapters.fake.plugin",
     "sms": "adapters.sms.plugin",
     "telegram": "adapters.telegram.plugin",
+    "facebook": "adapters.facebook.plugin",
     "email": "adapters.email.plugin",
     "walk_in": "adapters.walk_in.plugin",
 }

@@ -1,0 +1,87 @@
+"""Facebook Pages and Instagram accounts through one Meta app (official channels 3 and 5):
+webhooks in, the Graph API out. One channel per page or account."""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any
+
+from adapters.facebook.settings import MetaSettings
+from core.adapter import Adapter, InboxRecord
+from core.canonical import InboundMessage, MediaRef, OutboundMessage, SendResult
+from core.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    import httpx
+    from fastapi import Request, Response
+
+    from adapters.facebook.outbound import Graph
+
+
+class MetaAdapter(Adapter):
+    name = "facebook"
+    # Page- and Instagram-scoped ids: each platform its own kind (sender_kind_of)
+    sender_kind = "facebook"
+    Settings = MetaSettings
+    requires = ("httpx",)
+    secrets = ("app_secret", "verify_token", "page_access_token")
+    keywords = True
+    replies_inline = False
+    # the Send API allows about 250 requests a second per page; stay well below it
+    send_rate_per_second = 20.0
+    settings: MetaSettings
+
+    def __init__(self, *args: Any, **kw: Any):
+        super().__init__(*args, **kw)
+        # tests and embedders may set this before the first Graph call
+        self.transport: httpx.BaseTransport | None = None
+        self._graph: Graph | None = None
+        self._lock = threading.Lock()
+
+    @property
+    def sender_kind_of(self) -> str:
+        return self.settings.platform
+
+    @property
+    def graph(self) -> Graph:
+        with self._lock:
+            if self._graph is None:
+                from adapters.facebook.outbound import Graph
+
+                self._graph = Graph(self.settings, self.transport)
+            return self._graph
+
+    def close(self) -> None:
+        with self._lock:
+            graph, self._graph = self._graph, None
+        if graph is not None:
+            graph.close()
+
+    # -- inbound -----------------------------------------------------------------------
+
+    async def webhook(self, request: Request) -> Response | None:
+        from adapters.facebook import inbound
+
+        if request.method == "GET":
+            return inbound.verify(self, request)
+        return await inbound.receive(self, request)
+
+    def normalize(self, item: InboxRecord) -> InboundMessage:
+        from adapters.facebook.inbound import to_message
+
+        return to_message(self, item)
+
+    # -- outbound ----------------------------------------------------------------------
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        from adapters.facebook.outbound import send
+
+        return send(self.graph, message)
+
+    def fetch_media(self, ref: MediaRef) -> bytes:
+        raise RuntimeError("attachments of Meta channels are not fetched yet")
+
+
+@hookimpl
+def kanal_register_adapters(register):
+    register(MetaAdapter)

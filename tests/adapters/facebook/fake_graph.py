@@ -1,0 +1,111 @@
+"""A local fake of Meta's Graph API over real HTTP on 127.0.0.1.
+
+It answers ``POST /<version>/<id>/messages`` (the Send API and private replies),
+``POST /<version>/<comment>/comments`` and ``/replies`` (public replies) in the shapes of
+https://developers.facebook.com/docs/messenger-platform/reference/send-api/.
+``fail(kind, ...)`` queues Graph errors; ``down`` answers 503 to everything while set.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import defaultdict, deque
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+
+class FakeGraph:
+    def __init__(self, version: str = "v25.0"):
+        self.version = version
+        self.lock = threading.Lock()
+        self.messages: list[dict[str, Any]] = []  # Send API bodies, with "page" and "token"
+        self.comments: list[dict[str, Any]] = []  # public replies: comment, message, path
+        self.calls: list[str] = []
+        self.failures: dict[str, deque[tuple[int, dict]]] = defaultdict(deque)
+        self.down = False
+        self._next = 0
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
+                                       name="fake-graph")
+
+    @property
+    def base_url(self) -> str:
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    def start(self) -> FakeGraph:
+        self.thread.start()
+        return self
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(5)
+
+    def fail(self, kind: str, status: int, code: int, message: str, *,
+             subcode: int | None = None, times: int = 1) -> None:
+        """``kind`` is ``messages`` or ``comments``."""
+        error = {"message": message, "type": "OAuthException", "code": code,
+                 "fbtrace_id": "AbCdEfGhIjK"}
+        if subcode is not None:
+            error["error_subcode"] = subcode
+        for _ in range(times):
+            self.failures[kind].append((status, {"error": error}))
+
+    def answer(self, method: str, path: str, query: dict[str, str],
+               body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        with self.lock:
+            self.calls.append(f"{method} {path}")
+            if self.down:
+                return 503, {"error": {"message": "Service temporarily unavailable",
+                                       "code": 2, "type": "OAuthException"}}
+            prefix = f"/{self.version}/"
+            if not path.startswith(prefix):
+                return 400, {"error": {"message": "Unknown path components", "code": 2500}}
+            parts = path[len(prefix):].split("/")
+            if method != "POST" or len(parts) != 2:
+                return 400, {"error": {"message": "Unsupported request", "code": 100}}
+            node, edge = parts
+            kind = "messages" if edge == "messages" else "comments"
+            if self.failures[kind]:
+                return self.failures[kind].popleft()
+            self._next += 1
+            if edge == "messages":
+                self.messages.append({**body, "page": node, "token": query.get("access_token")})
+                recipient = body.get("recipient", {})
+                return 200, {"recipient_id": recipient.get("id", "7100000000000001"),
+                             "message_id": f"m_sent{self._next}"}
+            if edge in ("comments", "replies"):
+                self.comments.append({"comment": node, "edge": edge, **body,
+                                      "token": query.get("access_token")})
+                return 200, {"id": f"{node}_{self._next}"}
+            return 400, {"error": {"message": f"Unknown edge {edge}", "code": 100}}
+
+
+def _handler(api: FakeGraph) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format, *args):  # keep test output quiet
+            pass
+
+        def _route(self) -> None:
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            body = json.loads(raw) if raw else {}
+            query = {k: v[-1] for k, v in parse_qs(url.query).items()}
+            status, data = api.answer(self.command, url.path, query, body)
+            out = json.dumps(data).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(out)))
+            self.end_headers()
+            self.wfile.write(out)
+
+        do_GET = do_POST = _route
+
+    return Handler
