@@ -24,8 +24,8 @@ class MetaSettings(BaseModel):
     # the short public answer under a comment: no tracking ID, no personal data
     public_reply: str = PUBLIC_REPLY
     # hosts attachment URLs may point at, on every redirect hop
-    media_hosts: list[str] = ["fbcdn.net", "cdninstagram.com", "lookaside.fbsbx.com",
-                              "scontent.xx.fbcdn.net"]
+    # (".fbcdn.net": any host below it); see core.remote
+    media_hosts: list[str] = [".fbcdn.net", ".cdninstagram.com", "lookaside.fbsbx.com"]
 
     @field_validator("account_id", mode="before")
     @classmethod

@@ -50,9 +50,11 @@ def meta_channels() -> list[dict]:
 
 
 def channels_file(tmp_path: Path) -> Path:
+    channels = meta_channels()
+    for channel in channels:  # the fake Graph API is also Meta's CDN here
+        channel["settings"] = {**channel["settings"], "media_hosts": ["127.0.0.1/cdn/"]}
     path = tmp_path / "channels-meta.yaml"
-    path.write_text(yaml.safe_dump({"official_channels": OFFICIAL,
-                                    "channels": meta_channels()}))
+    path.write_text(yaml.safe_dump({"official_channels": OFFICIAL, "channels": channels}))
     return path
 
 

@@ -25,6 +25,8 @@ class FakeGraph:
         self.calls: list[str] = []
         self.failures: dict[str, deque[tuple[int, dict]]] = defaultdict(deque)
         self.down = False
+        self.files: dict[str, bytes] = {}  # path under /cdn -> content (the CDN)
+        self.downloads: list[str] = []
         self._next = 0
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.server.daemon_threads = True
@@ -94,6 +96,15 @@ def _handler(api: FakeGraph) -> type[BaseHTTPRequestHandler]:
 
         def _route(self) -> None:
             url = urlsplit(self.path)
+            if url.path.startswith("/cdn/") and self.command == "GET":
+                api.downloads.append(url.path)
+                content = api.files.get(url.path[len("/cdn/"):])
+                self.send_response(200 if content is not None else 404)
+                self.send_header("Content-Type", "image/jpeg")
+                self.send_header("Content-Length", str(len(content or b"")))
+                self.end_headers()
+                self.wfile.write(content or b"")
+                return
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
             body = json.loads(raw) if raw else {}

@@ -6,8 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from io import BytesIO
 
 import pytest
+from PIL import Image
 from fastapi.testclient import TestClient
 from sqlalchemy import select
 
@@ -20,6 +22,13 @@ from tests.adapters.facebook.conftest import (
 )
 from tests.adapters.facebook.fake_graph import FakeGraph
 
+def _jpeg() -> bytes:
+    out = BytesIO()
+    Image.new("RGB", (40, 30), (200, 120, 40)).save(out, "JPEG")
+    return out.getvalue()
+
+
+JPEG = _jpeg()
 inbox_t, outbox_t, report_t = InboxItem.__table__, OutboxItem.__table__, Report.__table__
 
 
@@ -46,6 +55,7 @@ class Case:
     private_replies: int = 0
     public_replies: int = 0
     kinds: tuple[str, ...] | None = None  # the first report's messages
+    photos: int = 0
     quarantined: str | None = None
     check: Callable[[Run], None] | None = None
 
@@ -71,6 +81,10 @@ def _comment_answered(run: Run) -> None:
     assert public["comment"] == "555_9001" and public["edge"] == "comments"
     assert public["message"] == "Terima kasih, kami sudah mengirim pesan kepada Anda."
     assert _tid(run.kanal) not in public["message"]
+
+
+def _downloaded(run: Run) -> None:
+    assert run.graph.downloads == ["/cdn/sampah.jpg"]
 
 
 def _edit_appended(run: Run) -> None:
@@ -107,7 +121,7 @@ def _ig_comment(run: Run) -> None:
 CASES = [
     Case("messenger_text", "messenger_text.json", dms=1, kinds=("complaint", "ack"),
          channels={"facebook-pemprov": 1}, check=_dm_has_tracking_id),
-    Case("messenger_image", "messenger_image.json", dms=1),
+    Case("messenger_image", "messenger_image.json", dms=1, photos=1, check=_downloaded),
     Case("messenger_location", "messenger_location.json", dms=1, check=_location),
     Case("messenger_postback", "messenger_postback.json", dms=1),
     Case("messenger_echo_is_no_complaint", "messenger_echo.json", reports=0),
@@ -155,17 +169,20 @@ def drain(kanal: Kanal) -> None:
 
 @pytest.mark.parametrize("case", CASES, ids=[c.label for c in CASES])
 def test_meta(case, meta_kanal, meta_client, graph):
+    cdn = graph.base_url
+    graph.files["sampah.jpg"] = JPEG
     for name in case.before:
-        assert post(meta_client, case.url, payload(name)).status_code == 200
+        assert post(meta_client, case.url, payload(name, media=cdn)).status_code == 200
         drain(meta_kanal)
     inbox_before = count(meta_kanal, InboxItem)
     sent_before, comments_before = len(graph.messages), len(graph.comments)
 
-    r = post(meta_client, case.url, payload(case.body), case.signature)
+    r = post(meta_client, case.url, payload(case.body, media=cdn), case.signature)
     assert r.status_code == case.status, r.text
     if case.error:
         assert r.json()["error"] == case.error and r.json()["reason"]
     drain(meta_kanal)
+    meta_kanal.media.run_once()
 
     assert count(meta_kanal, InboxItem) - inbox_before == case.stored
     assert count(meta_kanal, Report) == case.reports
@@ -177,6 +194,9 @@ def test_meta(case, meta_kanal, meta_client, graph):
     assert len([m for m in new if "id" in m["recipient"]]) == case.dms
     assert len([m for m in new if "comment_id" in m["recipient"]]) == case.private_replies
     assert len(graph.comments) - comments_before == case.public_replies
+    if case.reports:
+        view = meta_client.get(f"/api/v1/reports/{_tid(meta_kanal)}").json()
+        assert len(view["photos"]) == case.photos
     if case.kinds:
         with meta_kanal.engine.connect() as conn:
             messages = staff_report(conn, tracking.normalize(_tid(meta_kanal)))["messages"]
