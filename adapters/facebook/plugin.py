@@ -3,7 +3,9 @@ webhooks in, the Graph API out. One channel per page or account."""
 
 from __future__ import annotations
 
+import logging
 import threading
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.facebook.settings import MetaSettings
@@ -16,6 +18,8 @@ if TYPE_CHECKING:
     from fastapi import Request, Response
 
     from adapters.facebook.outbound import Graph
+
+log = logging.getLogger(__name__)
 
 
 class MetaAdapter(Adapter):
@@ -30,6 +34,10 @@ class MetaAdapter(Adapter):
     # the Send API allows about 250 requests a second per page; stay well below it
     send_rate_per_second = 20.0
     settings: MetaSettings
+    # no payloads are polled: the poller checks the page token (debug_token) at start
+    # and daily, and its failures show on the channel's health
+    polls = True
+    poll_interval_seconds = 86400.0
 
     def __init__(self, *args: Any, **kw: Any):
         super().__init__(*args, **kw)
@@ -65,6 +73,15 @@ class MetaAdapter(Adapter):
         if request.method == "GET":
             return inbound.verify(self, request)
         return await inbound.receive(self, request)
+
+    def poll(self, cursor: str | None) -> None:
+        from adapters.facebook.token import check_token
+
+        clock = getattr(self.runtime, "clock", None)
+        expires = check_token(self.graph, clock() if clock else datetime.now(UTC))
+        log.info("channel %s: page token valid, %s", self.channel_id,
+                 f"expires {expires:%Y-%m-%d}" if expires else "does not expire")
+        return None
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
         from adapters.facebook.inbound import to_message

@@ -1,7 +1,8 @@
 """A local fake of Meta's Graph API over real HTTP on 127.0.0.1.
 
 It answers ``POST /<version>/<id>/messages`` (the Send API and private replies),
-``POST /<version>/<comment>/comments`` and ``/replies`` (public replies) in the shapes of
+``POST /<version>/<comment>/comments`` and ``/replies`` (public replies) and
+``GET /<version>/debug_token``, in the shapes of
 https://developers.facebook.com/docs/messenger-platform/reference/send-api/.
 ``fail(kind, ...)`` queues Graph errors; ``down`` answers 503 to everything while set.
 """
@@ -25,6 +26,8 @@ class FakeGraph:
         self.calls: list[str] = []
         self.failures: dict[str, deque[tuple[int, dict]]] = defaultdict(deque)
         self.down = False
+        # input_token -> debug_token's data; a token not listed is valid and never expires
+        self.tokens: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}  # path under /cdn -> content (the CDN)
         self.downloads: list[str] = []
         self._next = 0
@@ -68,6 +71,12 @@ class FakeGraph:
             if not path.startswith(prefix):
                 return 400, {"error": {"message": "Unknown path components", "code": 2500}}
             parts = path[len(prefix):].split("/")
+            if method == "GET" and parts == ["debug_token"]:
+                token = query.get("input_token", "")
+                return 200, {"data": self.tokens.get(token, {
+                    "app_id": "1517776481860111", "type": "PAGE", "application": "kanal",
+                    "expires_at": 0, "is_valid": True,
+                    "scopes": ["pages_messaging", "pages_manage_engagement"]})}
             if method != "POST" or len(parts) != 2:
                 return 400, {"error": {"message": "Unsupported request", "code": 100}}
             node, edge = parts
