@@ -80,8 +80,11 @@ class InboundMessage:
     # SMS, "email": email), when they asked for it (a walk-in citizen who consented)
     notify: list[Sender] = field(default_factory=list)
     # report (new report or follow-up), status, opt_out, opt_in, start, edit,
-    # delivery_report (a provider says a message we sent failed; intent_arg is its id) or
-    # ignore (kept in the inbox as processed, nothing else; intent_arg says why)
+    # delivery_report (a provider says a message we sent failed; intent_arg is its id),
+    # staff_reply (the channel's own account wrote to ``sender`` outside kanal: recorded
+    # as outbound on their latest report on the channel, unless kanal sent it under this
+    # external_id) or ignore (kept in the inbox as processed, nothing else; intent_arg
+    # says why)
     intent: str = "report"
     intent_arg: str | None = None
     # why kanal must not answer this message automatically (loop protection: an

@@ -69,6 +69,7 @@ class Pipeline:
         for w, reporter_id in zip(work, reporters.resolve(conn, [w.message for w in work], now)):
             w.reporter_id = reporter_id
         threads.thread(conn, [w for w in work if w.intent in ("report", "edit")], now)
+        threads.staff_replies(conn, [w for w in work if w.intent == "staff_reply"])
         orphans = [w for w in work if w.intent == "edit" and w.target is None]
         if orphans:  # an edit of something never received is kept, not made a report
             self._quarantine(conn, orphans, "edit of a message kanal never received", now,
@@ -214,11 +215,13 @@ class Pipeline:
             w.message_id = message_id
             m = w.message
             rows.append({
-                "id": message_id, "report_id": w.report_id, "direction": "in",
+                "id": message_id, "report_id": w.report_id,
+                "direction": "out" if w.intent == "staff_reply" else "in",
                 "channel": m.channel, "external_id": m.external_id, "inbox_id": w.row.id,
                 "reporter_id": w.reporter_id, "kind": w.message_kind,
                 "subject": m.subject, "text": m.text, "thread_refs": m.thread_refs or None,
-                "delivery": None, "sent_at": m.received_at, "created_at": now,
+                "delivery": "sent" if w.intent == "staff_reply" else None,
+                "sent_at": m.received_at, "created_at": now,
             })
             files.extend({
                 "message_id": message_id, "report_id": w.report_id,

@@ -63,6 +63,24 @@ def thread(conn: Connection, work: list[Work], now: datetime) -> None:
                       now)
 
 
+def staff_replies(conn: Connection, work: list[Work]) -> None:
+    """A message the channel's own account sent outside kanal (a reply staff typed in
+    the provider's inbox, which the provider echoes) joins the latest report of the
+    citizen it went to on that channel; one kanal sent itself, recorded under the same
+    provider id, joins nothing (it is already on its report)."""
+    for w in work:
+        m = w.message
+        if w.reporter_id is None or conn.execute(select(message_t.c.id).where(
+                message_t.c.channel == m.channel, message_t.c.direction == "out",
+                message_t.c.external_id == m.external_id)).first():
+            continue
+        row = conn.execute(select(*_COLS).where(
+            report_t.c.reporter_id == w.reporter_id, report_t.c.channel == m.channel)
+            .order_by(report_t.c.created_at.desc(), report_t.c.id.desc())).first()
+        if row is not None:
+            _join(w, row)
+
+
 def _only_attachments(w: Work) -> bool:
     m = w.message
     has_point = m.location is not None and m.location.has_point

@@ -47,5 +47,5 @@ class Work:
     def message_kind(self) -> str:
         if self.report is not None:
             return "complaint"
-        return {"edit": "edit", "status": "status_query",
+        return {"edit": "edit", "status": "status_query", "staff_reply": "staff_reply",
                 "delivery_report": "delivery_report"}.get(self.intent, "follow_up")

@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from pydantic import ValidationError
 
 from adapters.facebook.payloads import (
-    COMMENT, CONTENT_TYPE, OBJECTS, Delivery, split,
+    COMMENT, CONTENT_TYPE, METADATA, OBJECTS, Delivery, split,
 )
 from core.adapter import Envelope, InboxRecord, NormalizeError
 from core.canonical import InboundMessage, Location, MediaRef, Sender
@@ -136,9 +136,17 @@ def _messaging(adapter: MetaAdapter, item: InboxRecord, e: dict[str, Any]) -> In
     message = e.get("message")
     if isinstance(message, dict) and (message.get("is_echo")
                                       or sender_id == adapter.settings.account_id):
-        # our own sends and staff replies typed in Meta's inbox come back as echoes
-        return _base(adapter, item, text=message.get("text") or "", intent="ignore",
-                     intent_arg="an echo of a message the account sent", received_at=when)
+        # what the account sent comes back as an echo: ours carry our metadata (or a mid
+        # kanal recorded, which the pipeline recognises); the rest staff typed in Meta's
+        # inbox, recorded on the citizen's report
+        text = message.get("text") or ""
+        citizen = str((e.get("recipient") or {}).get("id") or "")
+        if str(message.get("metadata") or "").startswith(METADATA) or not (
+                citizen.isdigit() and text.strip()):
+            return _base(adapter, item, text=text, intent="ignore",
+                         intent_arg="an echo of a message kanal sent", received_at=when)
+        return _base(adapter, item, text=text, sender=Sender(kind, citizen),
+                     intent="staff_reply", received_at=when)
     if isinstance(e.get("postback"), dict):
         p = e["postback"]
         text = p.get("title") or p.get("payload") or ""

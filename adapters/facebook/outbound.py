@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from adapters.facebook.payloads import COMMENT, POST
+from adapters.facebook.payloads import COMMENT, METADATA, POST
 from adapters.facebook.settings import MetaSettings
 from core.adapter import PermanentSendError, RetryLater
 from core.canonical import OutboundMessage, SendResult
@@ -90,6 +90,8 @@ def send(graph: Graph, message: OutboundMessage) -> SendResult:
             raise PermanentSendError(f"not a Meta user id: {message.recipient!r}")
         target = {"id": message.recipient}
     body: dict[str, Any] = {"recipient": target, "message": {"text": _text(message.text)}}
+    if s.platform == "facebook":  # Messenger echoes it back; Instagram has no metadata
+        body["message"]["metadata"] = f"{METADATA}{message.outbox_id}"
     if "id" in target:
         body["messaging_type"] = "RESPONSE"
     try:

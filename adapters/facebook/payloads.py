@@ -17,6 +17,8 @@ CONTENT_TYPE = "application/vnd.meta.webhook-event+json"
 OBJECTS = {"page": "facebook", "instagram": "instagram"}
 # prefixes of our external ids for what is answered by a private reply
 COMMENT, POST = "comment:", "post:"
+# what kanal's Send API messages carry as metadata, so their echoes are known as ours
+METADATA = "kanal:"
 
 
 class Change(BaseModel):

@@ -85,10 +85,12 @@ class FakeGraph:
                 return self.failures[kind].popleft()
             self._next += 1
             if edge == "messages":
-                self.messages.append({**body, "page": node, "token": query.get("access_token")})
+                mid = f"m_sent{self._next}"
+                self.messages.append({**body, "page": node, "mid": mid,
+                                      "token": query.get("access_token")})
                 recipient = body.get("recipient", {})
                 return 200, {"recipient_id": recipient.get("id", "7100000000000001"),
-                             "message_id": f"m_sent{self._next}"}
+                             "message_id": mid}
             if edge in ("comments", "replies"):
                 self.comments.append({"comment": node, "edge": edge, **body,
                                       "token": query.get("access_token")})

@@ -56,6 +56,7 @@ class Case:
     public_replies: int = 0
     kinds: tuple[str, ...] | None = None  # the first report's messages
     photos: int = 0
+    echo_of_sent: bool = False  # the echo's mid is the one the Send API gave our ack
     quarantined: str | None = None
     check: Callable[[Run], None] | None = None
 
@@ -85,6 +86,13 @@ def _comment_answered(run: Run) -> None:
 
 def _downloaded(run: Run) -> None:
     assert run.graph.downloads == ["/cdn/sampah.jpg"]
+
+
+def _staff_reply_recorded(run: Run) -> None:
+    with run.kanal.engine.connect() as conn:
+        messages = staff_report(conn, tracking.normalize(_tid(run.kanal)))["messages"]
+    reply = messages[-1]
+    assert reply["direction"] == "out" and reply["text"].startswith("Baik, petugas")
 
 
 def _edit_appended(run: Run) -> None:
@@ -125,6 +133,15 @@ CASES = [
     Case("messenger_location", "messenger_location.json", dms=1, check=_location),
     Case("messenger_postback", "messenger_postback.json", dms=1),
     Case("messenger_echo_is_no_complaint", "messenger_echo.json", reports=0),
+    Case("echo_of_our_own_reply", "messenger_echo.json", before=("messenger_text.json",),
+         kinds=("complaint", "ack")),
+    Case("echo_of_our_reply_by_its_mid", "messenger_echo.json", before=("messenger_text.json",),
+         kinds=("complaint", "ack"), echo_of_sent=True),
+    Case("staff_reply_typed_in_meta_inbox", "messenger_staff_reply.json",
+         before=("messenger_text.json",), kinds=("complaint", "ack", "staff_reply"),
+         check=_staff_reply_recorded),
+    Case("staff_reply_to_someone_without_a_report", "messenger_staff_reply.json",
+         reports=0),
     Case("feed_comment", "feed_comment.json", private_replies=1, public_replies=1,
          check=_comment_answered),
     Case("feed_comment_edited", "feed_comment_edited.json", before=("feed_comment.json",),
@@ -177,7 +194,11 @@ def test_meta(case, meta_kanal, meta_client, graph):
     inbox_before = count(meta_kanal, InboxItem)
     sent_before, comments_before = len(graph.messages), len(graph.comments)
 
-    r = post(meta_client, case.url, payload(case.body, media=cdn), case.signature)
+    body = payload(case.body, media=cdn)
+    if case.echo_of_sent:  # no metadata: known by the mid our send was given
+        body = body.replace(b'"metadata": "kanal:1", ', b"").replace(
+            b"m_echo00000000000000000000000000001", graph.messages[-1]["mid"].encode())
+    r = post(meta_client, case.url, body, case.signature)
     assert r.status_code == case.status, r.text
     if case.error:
         assert r.json()["error"] == case.error and r.json()["reason"]
