@@ -100,18 +100,18 @@ def send(graph: Graph, message: OutboundMessage) -> SendResult:
         raise classify(exc) from exc
     except httpx.HTTPError as exc:
         raise RuntimeError(f"Graph API unreachable: {type(exc).__name__}: {exc}") from exc
-    if "comment_id" in target and message.kind == "ack":
-        public_reply(graph, target["comment_id"])
+    public_on = target.get("comment_id") or target.get("post_id")
+    if public_on and message.kind == "ack":
+        public_reply(graph, public_on)
     return SendResult(provider_message_id=sent.get("message_id"))
 
 
-def public_reply(graph: Graph, comment_id: str) -> None:
-    """Best effort: the private reply is out, and sending it again to retry this one
-    would be worse than a comment left without its public thanks."""
+def public_reply(graph: Graph, node_id: str) -> None:
+    """Under the comment or visitor post. Best effort: the private reply is out, and
+    sending it again to retry this one would be worse than no public thanks."""
     s = graph.settings
-    path = (f"/{comment_id}/replies" if s.platform == "instagram"
-            else f"/{comment_id}/comments")
+    path = f"/{node_id}/replies" if s.platform == "instagram" else f"/{node_id}/comments"
     try:
         graph.call("POST", path, json={"message": s.public_reply})
     except (GraphError, httpx.HTTPError) as exc:
-        log.warning("public reply under comment %s not posted: %s", comment_id, exc)
+        log.warning("public reply under %s not posted: %s", node_id, exc)

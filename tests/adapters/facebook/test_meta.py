@@ -95,6 +95,11 @@ def _staff_reply_recorded(run: Run) -> None:
     assert reply["direction"] == "out" and reply["text"].startswith("Baik, petugas")
 
 
+def _visitor_post_answered(run: Run) -> None:
+    assert run.graph.messages[-1]["recipient"] == {"post_id": f"{PAGE}_777"}
+    assert run.graph.comments[-1]["comment"] == f"{PAGE}_777"
+
+
 def _edit_appended(run: Run) -> None:
     with run.kanal.engine.connect() as conn:
         messages = staff_report(conn, tracking.normalize(_tid(run.kanal)))["messages"]
@@ -144,6 +149,8 @@ CASES = [
          reports=0),
     Case("feed_comment", "feed_comment.json", private_replies=1, public_replies=1,
          check=_comment_answered),
+    Case("feed_visitor_post", "feed_visitor_post.json", private_replies=1, public_replies=1,
+         check=_visitor_post_answered),
     Case("feed_comment_edited", "feed_comment_edited.json", before=("feed_comment.json",),
          kinds=("complaint", "ack", "edit"), check=_edit_appended),
     Case("feed_comment_removed", "feed_comment_removed.json", before=("feed_comment.json",),
@@ -213,7 +220,8 @@ def test_meta(case, meta_kanal, meta_client, graph):
         assert count(meta_kanal, Report, report_t.c.channel == channel) == n
     new = graph.messages[sent_before:]
     assert len([m for m in new if "id" in m["recipient"]]) == case.dms
-    assert len([m for m in new if "comment_id" in m["recipient"]]) == case.private_replies
+    assert len([m for m in new if {"comment_id", "post_id"} & set(m["recipient"])]) == (
+        case.private_replies)
     assert len(graph.comments) - comments_before == case.public_replies
     if case.reports:
         view = meta_client.get(f"/api/v1/reports/{_tid(meta_kanal)}").json()
