@@ -101,7 +101,10 @@ def _when(ms_or_s: Any) -> datetime | None:
     if not isinstance(ms_or_s, (int, float)) or isinstance(ms_or_s, bool):
         return None
     seconds = ms_or_s / 1000 if ms_or_s > 10 ** 11 else ms_or_s
-    return datetime.fromtimestamp(seconds, UTC)
+    try:
+        return datetime.fromtimestamp(seconds, UTC)
+    except (OverflowError, OSError, ValueError):
+        return None  # the delivery's own time is kept instead
 
 
 def _attachments(message: dict[str, Any]) -> tuple[list[MediaRef], Location | None, list[str]]:

@@ -137,6 +137,7 @@ CASES = [
     Case("messenger_image", "messenger_image.json", dms=1, photos=1, check=_downloaded),
     Case("messenger_location", "messenger_location.json", dms=1, check=_location),
     Case("messenger_postback", "messenger_postback.json", dms=1),
+    Case("timestamp_out_of_range", "timestamp_out_of_range.json", dms=1),
     Case("messenger_echo_is_no_complaint", "messenger_echo.json", reports=0),
     Case("echo_of_our_own_reply", "messenger_echo.json", before=("messenger_text.json",),
          kinds=("complaint", "ack")),
