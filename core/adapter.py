@@ -100,6 +100,9 @@ class Runtime(Protocol):
     store: AttachmentStore
     settings: Any  # core.settings.KanalSettings
     engine: Any  # sqlalchemy.Engine
+    # the ready channels by id (read only): one provider webhook may carry payloads for
+    # several channels of an adapter (Meta's one callback URL per app)
+    adapters: dict[str, Adapter]
 
     def ingest(self, envelope: Envelope) -> Awaitable[IngestResult]: ...
 

@@ -55,7 +55,7 @@ def siblings(adapter: MetaAdapter) -> dict[tuple[str, str], MetaAdapter]:
     from adapters.facebook.plugin import MetaAdapter
 
     found = {}
-    for other in getattr(adapter.runtime, "adapters", {}).values():
+    for other in adapter.runtime.adapters.values():
         if isinstance(other, MetaAdapter) and hmac.compare_digest(
                 other.settings.app_secret.encode(), adapter.settings.app_secret.encode()):
             found.setdefault((other.settings.platform, other.settings.account_id), other)
