@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from adapters.facebook.payloads import (
     COMMENT, CONTENT_TYPE, METADATA, OBJECTS, Delivery, split,
 )
+from adapters.facebook.mentions import MENTION, enrich
 from core.adapter import Envelope, InboxRecord, NormalizeError
 from core.canonical import InboundMessage, Location, MediaRef, Sender
 from core.errors import ApiError
@@ -91,7 +92,10 @@ async def receive(adapter: MetaAdapter, request: Request) -> JSONResponse:
                         "secret has; not stored", adapter.channel_id, delivery.object,
                         event.account_id)
             continue
-        envelopes.append(Envelope(target.channel_id, event.external_id, event.payload,
+        body = event.payload
+        if event.external_id.startswith(MENTION):
+            body = await asyncio.to_thread(enrich, target.graph, body, event.external_id)
+        envelopes.append(Envelope(target.channel_id, event.external_id, body,
                                   content_type=CONTENT_TYPE))
     results = await asyncio.gather(*(adapter.runtime.ingest(e) for e in envelopes))
     return JSONResponse({"ok": True, "stored": len(results)})
@@ -212,6 +216,29 @@ def _comment(adapter: MetaAdapter, item: InboxRecord, field: str, v: dict[str, A
                                           or (v.get("media") or {}).get("id")})
 
 
+def _mention(adapter: MetaAdapter, item: InboxRecord, data: dict[str, Any]) -> InboundMessage:
+    fetched = data.get("fetched")
+    if not isinstance(fetched, dict):
+        raise NormalizeError("an Instagram mention whose text Graph did not give: "
+                             f"{data.get('fetch_error') or 'no answer'}")
+    text = fetched.get("text") or fetched.get("caption") or ""
+    if not text.strip():
+        raise NormalizeError("an Instagram mention without text")
+    author = fetched.get("from") if isinstance(fetched.get("from"), dict) else {}
+    username = fetched.get("username") or author.get("username")
+    author_id = str(author.get("id") or "")
+    # a mention in a caption names only the author's username
+    sender = (Sender("instagram", author_id, username) if author_id.isdigit()
+              else Sender("instagram_username", username.lower()) if username else None)
+    if sender is not None and sender.handle == adapter.settings.account_id:
+        return _base(adapter, item, text=text, intent="ignore",
+                     intent_arg="a mention by the account itself")
+    return _base(adapter, item, text=text, sender=sender,
+                 received_at=_when(data.get("entry_time")),
+                 extra={"permalink": fetched.get("permalink")
+                        or (fetched.get("media") or {}).get("permalink")})
+
+
 def to_message(adapter: MetaAdapter, item: InboxRecord) -> InboundMessage:
     try:
         data = json.loads(item.payload)
@@ -225,8 +252,6 @@ def to_message(adapter: MetaAdapter, item: InboxRecord) -> InboundMessage:
     if field in ("feed", "comments"):
         return _comment(adapter, item, field, event, data.get("entry_time"))
     if field == "mentions":
-        # the webhook names the media and comment only; their text needs a Graph call
-        raise NormalizeError("an Instagram mention: its text must be read on Instagram "
-                             f"(media {event.get('media_id')})")
+        return _mention(adapter, item, data)
     raise NormalizeError(f"unsupported Meta field: {field}")
 

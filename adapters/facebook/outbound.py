@@ -81,6 +81,16 @@ def send(graph: Graph, message: OutboundMessage) -> SendResult:
     then (for the first acknowledgement) a short public reply under it."""
     s = graph.settings
     reply_to = message.reply_to or ""
+    if reply_to.startswith("mention:"):
+        from adapters.facebook.mentions import reply
+
+        try:
+            sent = reply(graph, reply_to, _text(message.text))
+        except GraphError as exc:
+            raise classify(exc) from exc
+        except httpx.HTTPError as exc:
+            raise RuntimeError(f"Graph API unreachable: {type(exc).__name__}: {exc}") from exc
+        return SendResult(provider_message_id=sent.get("id"))
     if reply_to.startswith(COMMENT):
         target = {"comment_id": reply_to[len(COMMENT):].split(":")[0]}
     elif reply_to.startswith(POST):

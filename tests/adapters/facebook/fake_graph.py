@@ -28,6 +28,8 @@ class FakeGraph:
         self.down = False
         # input_token -> debug_token's data; a token not listed is valid and never expires
         self.tokens: dict[str, dict[str, Any]] = {}
+        # comment or media id -> what GET <account>?fields=mentioned_... answers
+        self.mentions: dict[str, dict[str, Any]] = {}
         self.files: dict[str, bytes] = {}  # path under /cdn -> content (the CDN)
         self.downloads: list[str] = []
         self._next = 0
@@ -77,6 +79,13 @@ class FakeGraph:
                     "app_id": "1517776481860111", "type": "PAGE", "application": "kanal",
                     "expires_at": 0, "is_valid": True,
                     "scopes": ["pages_messaging", "pages_manage_engagement"]})}
+            if method == "GET" and len(parts) == 1 and "fields" in query:
+                # mentioned_comment.comment_id(<id>){...} or mentioned_media.media_id(<id>){...}
+                edge, _, rest = query["fields"].partition(".")
+                wanted = rest.partition("(")[2].partition(")")[0]
+                if wanted not in self.mentions:
+                    return 400, {"error": {"message": "Invalid parameter", "code": 100}}
+                return 200, {edge: self.mentions[wanted], "id": parts[0]}
             if method != "POST" or len(parts) != 2:
                 return 400, {"error": {"message": "Unsupported request", "code": 100}}
             node, edge = parts
@@ -91,7 +100,7 @@ class FakeGraph:
                 recipient = body.get("recipient", {})
                 return 200, {"recipient_id": recipient.get("id", "7100000000000001"),
                              "message_id": mid}
-            if edge in ("comments", "replies"):
+            if edge in ("comments", "replies", "mentions"):
                 self.comments.append({"comment": node, "edge": edge, **body,
                                       "token": query.get("access_token")})
                 return 200, {"id": f"{node}_{self._next}"}

@@ -29,6 +29,16 @@ def _jpeg() -> bytes:
 
 
 JPEG = _jpeg()
+MENTIONS = {
+    "17900000000000088": {"id": "17900000000000088", "timestamp": "2026-12-01T04:21:40+0000",
+                          "text": "@gubernurjkt banjir lagi di Jl. Kemang Raya",
+                          "username": "warga_kemang",
+                          "from": {"id": "7300000000000008", "username": "warga_kemang"},
+                          "media": {"id": "18000000000000077"}},
+    "18000000000000099": {"id": "18000000000000099", "username": "ibu_rt05",
+                          "caption": "Jembatan penyeberangan rusak @gubernurjkt",
+                          "timestamp": "2026-12-01T04:23:20+0000"},
+}
 inbox_t, outbox_t, report_t = InboxItem.__table__, OutboxItem.__table__, Report.__table__
 
 
@@ -56,7 +66,8 @@ class Case:
     public_replies: int = 0
     kinds: tuple[str, ...] | None = None  # the first report's messages
     photos: int = 0
-    echo_of_sent: bool = False  # the echo's mid is the one the Send API gave our ack
+    echo_of_sent: bool = False
+    mentions: bool = True  # the fake Graph API knows the mentions of testdata  # the echo's mid is the one the Send API gave our ack
     quarantined: str | None = None
     check: Callable[[Run], None] | None = None
 
@@ -98,6 +109,14 @@ def _staff_reply_recorded(run: Run) -> None:
 def _visitor_post_answered(run: Run) -> None:
     assert run.graph.messages[-1]["recipient"] == {"post_id": f"{PAGE}_777"}
     assert run.graph.comments[-1]["comment"] == f"{PAGE}_777"
+
+
+def _mention_answered(run: Run) -> None:
+    reply = run.graph.comments[-1]
+    assert reply["edge"] == "mentions" and reply["comment"] == IG
+    assert reply["comment_id"] == "17900000000000088"
+    assert reply["media_id"] == "18000000000000077"
+    assert _tid(run.kanal) in reply["message"]
 
 
 def _edit_appended(run: Run) -> None:
@@ -160,6 +179,13 @@ CASES = [
          channels={"instagram-gubernur": 1}, check=_ig_dm),
     Case("instagram_comment", "instagram_comment.json", url="/webhooks/instagram-gubernur",
          private_replies=1, public_replies=1, check=_ig_comment),
+    Case("instagram_mention_in_a_comment", "instagram_mention_comment.json",
+         url="/webhooks/instagram-gubernur", public_replies=1, check=_mention_answered),
+    Case("instagram_mention_in_a_caption", "instagram_mention_caption.json",
+         url="/webhooks/instagram-gubernur", public_replies=1),
+    Case("instagram_mention_graph_cannot_read", "instagram_mention_caption.json",
+         url="/webhooks/instagram-gubernur", reports=0, quarantined="did not give",
+         mentions=False),
     Case("entry_for_an_unknown_page", "unknown_page.json", stored=0, reports=0),
     Case("batch_of_three_messages", "batch_three.json", stored=3, reports=3, dms=3,
          channels={"facebook-pemprov": 2, "facebook-gubernur": 1}),
@@ -196,6 +222,8 @@ def drain(kanal: Kanal) -> None:
 def test_meta(case, meta_kanal, meta_client, graph):
     cdn = graph.base_url
     graph.files["sampah.jpg"] = JPEG
+    if case.mentions:
+        graph.mentions.update(MENTIONS)
     for name in case.before:
         assert post(meta_client, case.url, payload(name, media=cdn)).status_code == 200
         drain(meta_kanal)
@@ -216,7 +244,13 @@ def test_meta(case, meta_kanal, meta_client, graph):
     assert count(meta_kanal, InboxItem) - inbox_before == case.stored
     assert count(meta_kanal, Report) == case.reports
     assert count(meta_kanal, InboxItem, inbox_t.c.status == "pending") == 0
-    assert count(meta_kanal, InboxItem, inbox_t.c.status == "quarantined") == 0
+    quarantined = count(meta_kanal, InboxItem, inbox_t.c.status == "quarantined")
+    assert quarantined == (1 if case.quarantined else 0)
+    if case.quarantined:
+        with meta_kanal.engine.connect() as conn:
+            error = conn.execute(select(inbox_t.c.error).where(
+                inbox_t.c.status == "quarantined")).scalar_one()
+        assert case.quarantined in error
     for channel, n in case.channels.items():
         assert count(meta_kanal, Report, report_t.c.channel == channel) == n
     new = graph.messages[sent_before:]
