@@ -20,6 +20,7 @@ DEFAULT_PLUGINS = {
     "telegram": "adapters.telegram.plugin",
     "email": "adapters.email.plugin",
     "walk_in": "adapters.walk_in.plugin",
+    "twitter": "adapters.twitter.plugin",
 }
 
 
