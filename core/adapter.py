@@ -262,6 +262,9 @@ class Adapter:
         it) whenever something new may be waiting. Runs in its own thread; it reconnects
         by itself and must not raise."""
 
+    # after a poll that worked: why the channel's health is still "degraded" (a gap
+    # after an outage that may be longer than the provider lets kanal read back)
+    poll_warning: str | None = None
     # per instance where the settings decide (Telegram: webhook or polling)
     polls: bool = False
     poll_interval_seconds: float = 30.0

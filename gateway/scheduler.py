@@ -114,8 +114,10 @@ def poll_job(kanal, channel_id: str) -> None:
                 record_health(conn, channel_id, ok=False, error=f"poll: {exc}"[:2000])
             return
         holds.clear(channel_id)
+        warning = kanal.adapters[channel_id].poll_warning
         with writing(kanal.engine) as conn:
-            record_health(conn, channel_id, ok=True, now=kanal.clock())
+            record_health(conn, channel_id, ok=warning is None, error=warning,
+                          now=kanal.clock(), state="degraded")
 
 
 def build_workers(kanal, *, start: bool = True) -> list:

@@ -22,6 +22,8 @@ TWEET_FIELDS = ["created_at", "conversation_id", "in_reply_to_user_id", "referen
 USER_FIELDS = ["name", "username"]
 MEDIA_FIELDS = ["type", "url", "width", "height"]
 PLACE_FIELDS = ["full_name", "name", "country_code", "geo", "place_type"]
+# the mentions timeline reaches back this many tweets
+TIMELINE_REACH = 800
 TWEET_ID = re.compile(r"^[0-9]{1,19}$")
 # the "@a @b " X puts before a reply's text
 _LEADING_HANDLES = re.compile(r"^(?:\s*@\w{1,15})+\s*")
@@ -55,8 +57,9 @@ def fetch_mentions(adapter: TwitterAdapter, since_id: str | None) -> tuple[list[
         token = meta.get("next_token")
         if not token:
             break
-    else:
-        adapter.backlog_capped = True
+    if since_id and (token or len(tweets) >= TIMELINE_REACH):
+        adapter.poll_warning = (f"backfill: {len(tweets)} mentions read after {since_id}; "
+                                "older ones in the gap may be beyond what X returns")
     return tweets, newest
 
 

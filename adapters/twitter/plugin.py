@@ -32,8 +32,6 @@ class TwitterAdapter(Adapter):
         from adapters.twitter.client import build_client
 
         self.client = build_client(self.settings)
-        # True when the last poll stopped at max_pages with more waiting
-        self.backlog_capped = False
 
     @property
     def poll_interval_seconds(self) -> float:  # type: ignore[override]
@@ -60,7 +58,7 @@ class TwitterAdapter(Adapter):
     def poll(self, cursor: str | None) -> tuple[list[Envelope], str | None] | None:
         from adapters.twitter.inbound import envelopes, fetch_mentions, newer
 
-        self.backlog_capped = False
+        self.poll_warning = None
         bundles, newest = fetch_mentions(self, cursor)
         # the cursor is stored by the runtime only after the envelopes are committed
         return envelopes(self.channel_id, bundles), newer(cursor, newest)

@@ -71,3 +71,23 @@ def test_a_revoked_token_shows_as_a_credential_problem_and_the_poller_backs_off(
     poll_job(kanal, CHANNEL)  # the token was renewed
     assert health(kanal).health == "ok" and count(kanal, Report) == 1
     assert kanal.poll_holds.remaining(CHANNEL, clock()) is None
+
+
+def test_a_gap_longer_than_a_poll_reads_back_shows_on_health(x_kanal, fake_x):
+    from core.health import set_cursor
+    from core.db import writing
+
+    kanal = x_kanal(max_pages=2)
+    fake_x.page_size = 2
+    with writing(kanal.engine) as conn:
+        set_cursor(conn, CHANNEL, "1900000000000000000")
+    for n in range(5):
+        b = bundle("happy_mention.json")
+        b["tweet"]["id"] = b["tweet"]["conversation_id"] = str(1900000000000000300 + n)
+        fake_x.add(b)
+    poll_job(kanal, CHANNEL)
+    row = health(kanal)
+    assert row.health == "degraded" and row.last_error.startswith("backfill: 4 mentions")
+    assert count(kanal, Report) == 4
+    poll_job(kanal, CHANNEL)
+    assert health(kanal).health == "ok"
