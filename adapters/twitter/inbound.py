@@ -124,6 +124,8 @@ def _summoned(adapter: TwitterAdapter, bundle: dict) -> bool:
 
 
 def to_message(adapter: TwitterAdapter, item: InboxRecord) -> InboundMessage:
+    if item.external_id.startswith("dm:"):
+        raise NormalizeError("X direct messages are not read yet; kept for staff")
     try:
         bundle = json.loads(item.payload)
         tweet = bundle["tweet"]

@@ -4,13 +4,16 @@ by reply tweets."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from adapters.twitter.settings import TwitterSettings
 from core.adapter import Adapter, Envelope, InboxRecord
 from core.canonical import InboundMessage, MediaRef, OutboundMessage, SendResult
 from core.hookspecs import hookimpl
 from core.models import utcnow
+
+if TYPE_CHECKING:
+    from fastapi import Request, Response
 
 
 class TwitterAdapter(Adapter):
@@ -62,6 +65,13 @@ class TwitterAdapter(Adapter):
         bundles, newest = fetch_mentions(self, cursor)
         # the cursor is stored by the runtime only after the envelopes are committed
         return envelopes(self.channel_id, bundles), newer(cursor, newest)
+
+    async def webhook(self, request: Request) -> Response | None:
+        from adapters.twitter.webhook import crc, receive
+
+        if request.method == "GET":
+            return crc(self, request)
+        return await receive(self, request)
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
         from adapters.twitter.inbound import to_message
