@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from core.adapter import Envelope, InboxRecord, NormalizeError
@@ -42,9 +42,11 @@ def fetch_mentions(adapter: TwitterAdapter, since_id: str | None) -> tuple[list[
     s = adapter.settings
     tweets: list[dict] = []
     newest, token = None, None
+    start = None if since_id else adapter.now() - timedelta(hours=s.first_poll_hours)
     for _ in range(s.max_pages):
         page = adapter.call(lambda c: c.get_users_mentions(
-            s.user_id, since_id=since_id, pagination_token=token, max_results=100,
+            s.user_id, since_id=since_id, start_time=start, pagination_token=token,
+            max_results=100,
             expansions=EXPANSIONS, tweet_fields=TWEET_FIELDS, user_fields=USER_FIELDS,
             media_fields=MEDIA_FIELDS, place_fields=PLACE_FIELDS))
         meta = page.get("meta") or {}

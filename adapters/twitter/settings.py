@@ -21,6 +21,9 @@ class TwitterSettings(BaseModel):
     access_token_secret: str | None = None
     api_base: str = DEFAULT_API_BASE
     poll_interval_seconds: float = Field(default=60.0, gt=0)
+    # the very first poll (no cursor yet) reads back this far, not the whole timeline:
+    # kanal would otherwise answer up to 800 old mentions at once
+    first_poll_hours: float = Field(default=24.0, gt=0)
     # pages of 100 mentions read per poll; the mentions timeline reaches back 800 tweets
     max_pages: int = Field(default=8, ge=1, le=32)
     # put the /lacak link in replies: a post with a URL costs about 13 times a plain one

@@ -64,7 +64,9 @@ class FakeX:
 
     def mentions(self, user_id: str, query: dict[str, str]) -> tuple[int, dict, dict]:
         since = int(query.get("since_id") or 0)
-        newest_first = sorted((t for t in self.tweets if int(t["id"]) > since),
+        start = query.get("start_time") or ""
+        newest_first = sorted((t for t in self.tweets if int(t["id"]) > since
+                               and t.get("created_at", "") >= start),
                               key=lambda t: -int(t["id"]))
         start = int(query.get("pagination_token") or 0)
         size = min(self.page_size, int(query.get("max_results") or 10))

@@ -182,3 +182,15 @@ def test_a_mention_that_did_not_summon_us_is_not_answered(x_kanal, fake_x):
     kanal.poll_channel(CHANNEL)
     drain(kanal)
     assert count(kanal, Report) == 1 and fake_x.posted == []
+
+
+def test_the_first_poll_reads_back_a_day_not_the_whole_timeline(x_kanal, fake_x):
+    kanal = x_kanal()
+    old = bundle("happy_mention.json")
+    old["tweet"]["id"] = old["tweet"]["conversation_id"] = "1800000000000000050"
+    old["tweet"]["created_at"] = "2025-12-30T08:00:00.000Z"
+    fake_x.add(old)
+    fake_x.add(bundle("happy_mention.json"))
+    assert kanal.poll_channel(CHANNEL) == 1
+    assert fake_x.mention_calls()[0]["start_time"] == "2026-01-01T01:00:00Z"
+    assert "start_time" not in (kanal.poll_channel(CHANNEL) or fake_x.mention_calls()[-1])
