@@ -194,3 +194,23 @@ def test_the_first_poll_reads_back_a_day_not_the_whole_timeline(x_kanal, fake_x)
     assert kanal.poll_channel(CHANNEL) == 1
     assert fake_x.mention_calls()[0]["start_time"] == "2026-01-01T01:00:00Z"
     assert "start_time" not in (kanal.poll_channel(CHANNEL) or fake_x.mention_calls()[-1])
+
+
+PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + \
+    bytes(range(256)) * 8 + b"\xff\xd9"
+
+
+@pytest.mark.parametrize("hosts,stored", [(["127.0.0.1"], 1), (["pbs.twimg.com"], 0)],
+                         ids=["allowlisted_host", "other_host_refused"])
+def test_photos_are_fetched_from_x_media_hosts_only(x_kanal, fake_x, hosts, stored):
+    from core.models import Attachment
+
+    kanal = x_kanal(media_hosts=hosts)
+    fake_x.files["hole.jpg"] = PHOTO
+    fake_x.add(bundle("photo_place.json", MEDIA_BASE=fake_x.base_url))
+    kanal.poll_channel(CHANNEL)
+    kanal.media.run_once()
+    assert count(kanal, Attachment) == stored
+    with kanal.engine.connect() as conn:
+        job = conn.execute(select(MediaJob.__table__)).one()
+    assert job.status == ("done" if stored else "failed")
