@@ -36,6 +36,17 @@ def newer(a: str | None, b: str | None) -> str | None:
     return a if int(a) >= int(b) else b
 
 
+def read_cursor(cursor: str | None) -> tuple[str | None, str | None]:
+    """(mentions since_id, last DM event id) from the stored cursor."""
+    if not cursor or not cursor.startswith("{"):
+        return cursor or None, None
+    try:
+        data = json.loads(cursor)
+        return data.get("mentions"), data.get("dms")
+    except (ValueError, AttributeError):
+        return None, None
+
+
 def fetch_mentions(adapter: TwitterAdapter, since_id: str | None) -> tuple[list[dict], str | None]:
     """Every mention after ``since_id`` (page by page, up to ``max_pages``) with its
     includes, and the newest id seen."""
@@ -126,8 +137,6 @@ def _summoned(adapter: TwitterAdapter, bundle: dict) -> bool:
 
 
 def to_message(adapter: TwitterAdapter, item: InboxRecord) -> InboundMessage:
-    if item.external_id.startswith("dm:"):
-        raise NormalizeError("X direct messages are not read yet; kept for staff")
     try:
         bundle = json.loads(item.payload)
         tweet = bundle["tweet"]

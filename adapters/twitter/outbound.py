@@ -14,16 +14,17 @@ if TYPE_CHECKING:
 
 # https://docs.x.com/fundamentals/counting-characters
 MAX_TWEET = 280
+MAX_DM = 10000
 _URL = re.compile(r"https?://\S+")
 # what stands where the /lacak link would be when links are off
 TRACKING_SITE = "situs pelacakan laporan"
 
 
-def reply_text(text: str, *, link: bool) -> str:
+def reply_text(text: str, *, link: bool, limit: int = MAX_TWEET) -> str:
     if not link:
         text = _URL.sub(TRACKING_SITE, text)
     text = " ".join(text.split())
-    return text if len(text) <= MAX_TWEET else text[:MAX_TWEET - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
 
 
 def send_reply(adapter: TwitterAdapter, message: OutboundMessage, now: datetime) -> SendResult:
@@ -34,8 +35,14 @@ def send_reply(adapter: TwitterAdapter, message: OutboundMessage, now: datetime)
     if not s.can_reply:
         raise CredentialsRejected("replies need KANAL_TWITTER_CONSUMER_KEY/_SECRET and the "
                                   "account's ACCESS_TOKEN/ACCESS_TOKEN_SECRET")
-    text = reply_text(message.text, link=s.reply_link)
+    dm = message.reply_to.startswith("dm:")
+    text = reply_text(message.text, link=s.reply_link, limit=MAX_DM if dm else MAX_TWEET)
     try:
+        if dm:  # a DM is answered by DM
+            sent = adapter.call(lambda c: c.create_direct_message(
+                participant_id=message.recipient, text=text, user_auth=True))
+            event_id = ((sent or {}).get("data") or {}).get("dm_event_id")
+            return SendResult(provider_message_id=f"dm:{event_id}" if event_id else None)
         sent = adapter.call(lambda c: c.create_tweet(
             text=text, in_reply_to_tweet_id=message.reply_to, user_auth=True))
     except RateLimited as exc:

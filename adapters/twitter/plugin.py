@@ -3,6 +3,7 @@ by reply tweets."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -59,12 +60,18 @@ class TwitterAdapter(Adapter):
         self.client.session.close()
 
     def poll(self, cursor: str | None) -> tuple[list[Envelope], str | None] | None:
-        from adapters.twitter.inbound import envelopes, fetch_mentions, newer
+        from adapters.twitter import dms
+        from adapters.twitter.inbound import envelopes, fetch_mentions, newer, read_cursor
 
         self.poll_warning = None
-        bundles, newest = fetch_mentions(self, cursor)
+        since, dm_after = read_cursor(cursor)
+        bundles, newest = fetch_mentions(self, since)
+        found = envelopes(self.channel_id, bundles)
+        if self.settings.direct_messages:
+            more, dm_after = dms.poll(self, dm_after)
+            found += more
         # the cursor is stored by the runtime only after the envelopes are committed
-        return envelopes(self.channel_id, bundles), newer(cursor, newest)
+        return found, write_cursor(newer(since, newest), dm_after)
 
     async def webhook(self, request: Request) -> Response | None:
         from adapters.twitter.webhook import crc, receive
@@ -74,8 +81,11 @@ class TwitterAdapter(Adapter):
         return await receive(self, request)
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
+        from adapters.twitter import dms
         from adapters.twitter.inbound import to_message
 
+        if item.external_id.startswith(dms.PREFIX):
+            return dms.to_message(self, item)
         return to_message(self, item)
 
     def send(self, message: OutboundMessage) -> SendResult:
@@ -88,6 +98,13 @@ class TwitterAdapter(Adapter):
 
         limit = self.runtime.settings.max_photo_bytes  # type: ignore[attr-defined]
         return fetch(self, ref.url, limit)
+
+
+def write_cursor(since: str | None, dm_after: str | None) -> str | None:
+    """A bare tweet id while only mentions are read; both ids once DMs are."""
+    if dm_after is None:
+        return since
+    return json.dumps({"mentions": since, "dms": dm_after}, separators=(",", ":"))
 
 
 @hookimpl

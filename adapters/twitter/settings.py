@@ -24,6 +24,8 @@ class TwitterSettings(BaseModel):
     # the very first poll (no cursor yet) reads back this far, not the whole timeline:
     # kanal would otherwise answer up to 800 old mentions at once
     first_poll_hours: float = Field(default=24.0, gt=0)
+    # read direct messages (needs the access token, and an X tier that allows them)
+    direct_messages: bool = True
     # pages of 100 mentions read per poll; the mentions timeline reaches back 800 tweets
     max_pages: int = Field(default=8, ge=1, le=32)
     # put the /lacak link in replies: a post with a URL costs about 13 times a plain one

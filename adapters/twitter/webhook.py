@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
+from adapters.twitter import dms
 from adapters.twitter.inbound import TWEET_ID, envelopes
 from core.adapter import Envelope
 from core.errors import ApiError
@@ -23,7 +24,6 @@ if TYPE_CHECKING:
     from adapters.twitter.plugin import TwitterAdapter
 
 SIGNATURE_HEADER = "x-twitter-webhooks-signature"
-DM_CONTENT_TYPE = "application/vnd.x.dm-event+json"
 log = logging.getLogger(__name__)
 
 
@@ -133,12 +133,11 @@ async def receive(adapter: TwitterAdapter, request: Request) -> JSONResponse:
     if len(bundles) != len(events):
         raise ApiError(400, "malformed_event", "a tweet_create_event has no numeric id_str "
                        "or user.id_str")
-    out: list[Envelope] = envelopes(target.channel_id, bundles)
-    for dm in data.get("direct_message_events") or []:
-        dm_id = str((dm or {}).get("id", ""))
-        if TWEET_ID.match(dm_id):  # kept, and quarantined until DMs are read
-            out.append(Envelope(target.channel_id, f"dm:{dm_id}", json.dumps(dm).encode(),
-                                content_type=DM_CONTENT_TYPE))
+    users = data.get("users") if isinstance(data.get("users"), dict) else {}
+    dm_bundles = [dms.from_webhook(e, users) for e in data.get("direct_message_events") or []
+                  if isinstance(e, dict)]
+    out: list[Envelope] = envelopes(target.channel_id, bundles) + dms.envelopes(
+        target.channel_id, [b for b in dm_bundles if b is not None])
     for envelope in out:
         await adapter.runtime.ingest(envelope)
     return JSONResponse({"stored": len(out)})

@@ -26,6 +26,9 @@ class FakeX:
         self.includes: dict[str, list[dict[str, Any]]] = {"users": [], "media": [],
                                                           "places": [], "tweets": []}
         self.files: dict[str, bytes] = {}
+        self.dm_events: list[dict[str, Any]] = []  # MessageCreate events
+        self.dms_sent: list[dict[str, Any]] = []
+        self.dm_status = 200  # 403: the app's access tier has no DMs
         self.posted: list[dict[str, Any]] = []
         self.calls: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
         self.failures: deque[int] = deque()
@@ -79,6 +82,26 @@ class FakeX:
             meta["next_token"] = str(start + size)
         return 200, {"data": page, "includes": self._includes(page), "meta": meta}, {}
 
+    def get_dm_events(self, query: dict[str, str]) -> tuple[int, dict, dict]:
+        if self.dm_status != 200:
+            return self.dm_status, {
+                "title": "Client Forbidden", "type": "https://api.twitter.com/2/problems/"
+                "client-forbidden", "reason": "client-not-enrolled", "status": self.dm_status,
+                "detail": "When authenticating requests to the Twitter API v2 endpoints, "
+                          "you must use keys and tokens from a Twitter developer App that is "
+                          "attached to a Project."}, {}
+        events = sorted(self.dm_events, key=lambda e: -int(e["id"]))
+        start = int(query.get("pagination_token") or 0)
+        size = min(self.page_size, int(query.get("max_results") or 100))
+        page = events[start:start + size]
+        meta: dict[str, Any] = {"result_count": len(page)}
+        if start + size < len(events):
+            meta["next_token"] = str(start + size)
+        senders = {e["sender_id"] for e in page}
+        users = [u for u in self.includes["users"] if u["id"] in senders]
+        return 200, {"data": page, "includes": {"users": users}, "meta": meta} if page \
+            else {"meta": meta}, {}
+
     def _includes(self, page: list[dict]) -> dict:
         authors = {t.get("author_id") for t in page}
         keys = {k for t in page for k in (t.get("attachments") or {}).get("media_keys", [])}
@@ -117,6 +140,14 @@ class FakeX:
             return self.mentions(parts[2], query)
         if method == "POST" and parts == ["2", "tweets"]:
             return self.post_tweet(body)
+        if method == "GET" and parts == ["2", "dm_events"]:
+            return self.get_dm_events(query)
+        if method == "POST" and parts[:3] == ["2", "dm_conversations", "with"] \
+                and parts[4:] == ["messages"]:
+            self._next_id += 1
+            self.dms_sent.append({"to": parts[3], "id": str(self._next_id), **body})
+            return 201, {"data": {"dm_conversation_id": f"{parts[3]}-{ACCOUNT_ID}",
+                                  "dm_event_id": str(self._next_id)}}, {}
         return 404, {"title": "Not Found Error", "status": 404, "type": "about:blank",
                      "detail": f"no route {path}"}, {}
 

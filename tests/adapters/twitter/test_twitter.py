@@ -136,9 +136,10 @@ def test_replies_use_oauth1_user_context_and_reads_the_bearer(x_kanal, fake_x):
     fake_x.add(bundle("happy_mention.json"))
     kanal.poll_channel(CHANNEL)
     drain(kanal)
-    auth = {m: a["authorization"] for m, _, _, a in fake_x.calls}
-    assert auth["GET"].startswith("Bearer ")
-    assert auth["POST"].startswith("OAuth ")
+    auth = {path.rsplit("/", 1)[-1]: a["authorization"] for _, path, _, a in fake_x.calls}
+    assert auth["mentions"].startswith("Bearer ")
+    assert auth["tweets"].startswith("OAuth ")
+    assert auth["dm_events"].startswith("OAuth ")  # DMs need the user context
 
 
 def test_a_too_long_reply_is_trimmed_to_280_characters(x_kanal, fake_x):
