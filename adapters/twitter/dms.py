@@ -8,7 +8,7 @@ import json
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from adapters.twitter.inbound import TWEET_ID, _time, newer
+from adapters.twitter.inbound import TWEET_ID, newer, parse_time
 from core.adapter import CredentialsRejected, Envelope, InboxRecord, NormalizeError
 from core.canonical import InboundMessage, Sender
 
@@ -43,7 +43,7 @@ def fetch(adapter: TwitterAdapter, after: str | None) -> tuple[list[dict], str |
                 reached = True
                 break
             newest = newer(newest, event_id)
-            sent_at = _time(event.get("created_at"))
+            sent_at = parse_time(event.get("created_at"))
             if cutoff is not None and (sent_at is None or sent_at < cutoff):
                 continue
             events.append({"event": event, "users": [users[event["sender_id"]]]
@@ -57,7 +57,7 @@ def fetch(adapter: TwitterAdapter, after: str | None) -> tuple[list[dict], str |
 def envelopes(channel_id: str, bundles: list[dict]) -> list[Envelope]:
     return [Envelope(channel_id, PREFIX + str(b["event"]["id"]), json.dumps(
         b, ensure_ascii=False, separators=(",", ":")).encode(), content_type=CONTENT_TYPE,
-        received_at=_time(b["event"].get("created_at"))) for b in bundles]
+        received_at=parse_time(b["event"].get("created_at"))) for b in bundles]
 
 
 def poll(adapter: TwitterAdapter, after: str | None) -> tuple[list[Envelope], str | None]:
@@ -97,7 +97,7 @@ def to_message(adapter: TwitterAdapter, item: InboxRecord) -> InboundMessage:
     except (ValueError, KeyError, TypeError) as exc:
         raise NormalizeError(f"not a kanal DM payload: {type(exc).__name__}: {exc}") from exc
     base = dict(channel=adapter.channel_id, official_channel=adapter.official.id,
-                external_id=PREFIX + event_id, received_at=_time(event.get("created_at")))
+                external_id=PREFIX + event_id, received_at=parse_time(event.get("created_at")))
     if sender == adapter.settings.user_id:
         return InboundMessage(text="", intent="ignore", intent_arg="our own DM", **base)
     text = str(event.get("text") or "").strip()

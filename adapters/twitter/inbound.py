@@ -94,10 +94,10 @@ def envelopes(channel_id: str, bundles: list[dict]) -> list[Envelope]:
     # the tweet id is the inbox key: overlapping polls and the webhook give the same one
     return [Envelope(channel_id, str(b["tweet"]["id"]), json.dumps(
         b, ensure_ascii=False, separators=(",", ":")).encode(), content_type=CONTENT_TYPE,
-        received_at=_time(b["tweet"].get("created_at"))) for b in bundles]
+        received_at=parse_time(b["tweet"].get("created_at"))) for b in bundles]
 
 
-def _time(value: Any) -> datetime | None:
+def parse_time(value: Any) -> datetime | None:
     try:
         return datetime.fromisoformat(str(value).replace("Z", "+00:00")) if value else None
     except ValueError:
@@ -148,7 +148,7 @@ def to_message(adapter: TwitterAdapter, item: InboxRecord) -> InboundMessage:
     if not TWEET_ID.match(tweet_id) or not TWEET_ID.match(author):
         raise NormalizeError("tweet id or author id is not a numeric X id")
     base = dict(channel=adapter.channel_id, official_channel=adapter.official.id,
-                external_id=tweet_id, received_at=_time(tweet.get("created_at")),
+                external_id=tweet_id, received_at=parse_time(tweet.get("created_at")),
                 extra={"conversation_id": tweet.get("conversation_id")})
     if author == adapter.settings.user_id:
         return InboundMessage(text="", intent="ignore", intent_arg="our own tweet", **base)

@@ -1,5 +1,5 @@
-"""The X (Twitter) channel: mentions of one account, polled with tweepy (API v2), answered
-by reply tweets."""
+"""The X (Twitter) channel: mentions and direct messages of one account, polled with
+tweepy (API v2) or pushed by the Account Activity webhook, answered by reply tweet or DM."""
 
 from __future__ import annotations
 
