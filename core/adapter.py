@@ -56,6 +56,22 @@ class RetryLater(Exception):
         self.seconds = seconds
 
 
+class RateLimited(Exception):
+    """From ``poll``: the provider refuses calls until ``until`` (an aware UTC time, from
+    a rate-limit reset header); the poller waits until then and the channel's health
+    says so, while the other channels carry on."""
+
+    def __init__(self, until: datetime, message: str = ""):
+        super().__init__(message or f"rate limited until {until.isoformat()}")
+        self.until = until
+
+
+class CredentialsRejected(Exception):
+    """From ``poll`` or ``send``: the provider refused the channel's credentials (a
+    revoked or expired token); health shows a credential problem and the poller backs
+    off."""
+
+
 class PermanentSendError(Exception):
     """From ``send``: retrying cannot help (an invalid number, a blocked bot)."""
 
@@ -249,6 +265,9 @@ class Adapter:
         it) whenever something new may be waiting. Runs in its own thread; it reconnects
         by itself and must not raise."""
 
+    # after a poll that worked: why the channel's health is still "degraded" (a gap
+    # after an outage that may be longer than the provider lets kanal read back)
+    poll_warning: str | None = None
     # per instance where the settings decide (Telegram: webhook or polling)
     polls: bool = False
     poll_interval_seconds: float = 30.0

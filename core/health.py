@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
@@ -11,6 +12,7 @@ from core.db import write_lock
 from core.models import ChannelState, utcnow
 
 state_t = ChannelState.__table__
+WIB = ZoneInfo("Asia/Jakarta")
 
 
 def _ensure(conn: Connection, channel: str, now: datetime) -> None:
@@ -26,11 +28,13 @@ def _ensure(conn: Connection, channel: str, now: datetime) -> None:
 
 
 def record_health(conn: Connection, channel: str, *, ok: bool, error: str | None = None,
-                  now: datetime | None = None) -> None:
+                  now: datetime | None = None, state: str = "failing") -> None:
+    """``state`` is the health of a channel that is not ok: ``failing``, or ``degraded``
+    (held back on purpose, as by a provider's rate limit)."""
     now = now or utcnow()
     _ensure(conn, channel, now)
     values = ({"health": "ok", "last_ok_at": now} if ok
-              else {"health": "failing", "last_error": error, "last_error_at": now})
+              else {"health": state, "last_error": error, "last_error_at": now})
     conn.execute(update(state_t).where(state_t.c.channel == channel)
                  .values(updated_at=now, **values))
 
@@ -45,3 +49,25 @@ def set_cursor(conn: Connection, channel: str, cursor: str | None,
     _ensure(conn, channel, now)
     conn.execute(update(state_t).where(state_t.c.channel == channel)
                  .values(cursor=cursor, updated_at=now))
+
+
+def rate_limited_text(until: datetime) -> str:
+    return f"rate limited until {until.astimezone(WIB):%H:%M} WIB"
+
+
+def record_rate_limit(conn: Connection, channel: str, until: datetime,
+                      now: datetime | None = None) -> None:
+    """The provider holds the channel back until ``until``: degraded, not failing."""
+    record_health(conn, channel, ok=False, error=rate_limited_text(until), now=now,
+                  state="degraded")
+
+
+def record_credentials(conn: Connection, channel: str, error: str,
+                       now: datetime | None = None) -> None:
+    """The provider refused the channel's credentials (a revoked or expired token)."""
+    record_health(conn, channel, ok=False, error=f"credentials: {error}"[:2000], now=now)
+
+
+def get_health(conn: Connection, channel: str):
+    """The channel's row (``health``, ``last_error``, ``last_ok_at`` ...) or None."""
+    return conn.execute(select(state_t).where(state_t.c.channel == channel)).first()

@@ -21,6 +21,7 @@ DEFAULT_PLUGINS = {
     "facebook": "adapters.facebook.plugin",
     "email": "adapters.email.plugin",
     "walk_in": "adapters.walk_in.plugin",
+    "twitter": "adapters.twitter.plugin",
 }
 
 

@@ -92,6 +92,10 @@ class Kanal:
     ):
         self.settings = settings
         self.clock = clock
+        from gateway.scheduler import PollHolds
+
+        # pollers held back by a provider's rate limit or refused credentials
+        self.poll_holds = PollHolds()
         self.db_limits = settings.db_limits()
         self.engine = engine or make_engine(settings.database_url, limits=self.db_limits)
         self.db_health = DatabaseHealth(self._probe_database, self.db_limits)

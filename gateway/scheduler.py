@@ -10,16 +10,19 @@ channel at once."""
 from __future__ import annotations
 
 import logging
+import threading
 import zlib
 from contextlib import contextmanager
+from datetime import datetime, timedelta
 from functools import partial
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlalchemy import text
 
+from core.adapter import CredentialsRejected, RateLimited
 from core.db import checkpoint, is_sqlite, writing
 from core.dbguard import is_outage, outage_reason
-from core.health import record_health
+from core.health import record_credentials, record_health, record_rate_limit
 from gateway.workers import Watcher, Worker
 
 log = logging.getLogger(__name__)
@@ -47,19 +50,74 @@ def exclusive(engine, name: str):
                 conn.commit()
 
 
+class PollHolds:
+    """Pollers held back: until a provider's rate-limit reset, or, after refused
+    credentials, for a back-off that doubles (up to ``MAX_BACKOFF``) until a poll works."""
+
+    MAX_BACKOFF = timedelta(hours=1)
+
+    def __init__(self) -> None:
+        self._until: dict[str, datetime] = {}
+        self._strikes: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def hold(self, channel_id: str, until: datetime) -> None:
+        with self._lock:
+            self._until[channel_id] = until
+
+    def strike(self, channel_id: str, now: datetime, base_seconds: float) -> datetime:
+        with self._lock:
+            n = self._strikes[channel_id] = self._strikes.get(channel_id, 0) + 1
+            wait = min(timedelta(seconds=base_seconds * 2 ** n), self.MAX_BACKOFF)
+            until = self._until[channel_id] = now + wait
+            return until
+
+    def clear(self, channel_id: str) -> None:
+        with self._lock:
+            self._until.pop(channel_id, None)
+            self._strikes.pop(channel_id, None)
+
+    def remaining(self, channel_id: str, now: datetime) -> float | None:
+        """Seconds until the channel may be polled again, or None when it may now."""
+        until = self._until.get(channel_id)
+        if until is None or until <= now:
+            return None
+        return (until - now).total_seconds()
+
+
 def poll_job(kanal, channel_id: str) -> None:
+    holds: PollHolds = kanal.poll_holds
+    if holds.remaining(channel_id, kanal.clock()) is not None:
+        return
     with exclusive(kanal.engine, f"poll:{channel_id}") as mine:
         if not mine:
             return
         try:
             kanal.poll_channel(channel_id)
+        except RateLimited as exc:
+            log.warning("poll of %s rate limited until %s", channel_id, exc.until)
+            holds.hold(channel_id, exc.until)
+            with writing(kanal.engine) as conn:
+                record_rate_limit(conn, channel_id, exc.until, now=kanal.clock())
+            return
+        except CredentialsRejected as exc:
+            interval = kanal.adapters[channel_id].poll_interval_seconds
+            until = holds.strike(channel_id, kanal.clock(), interval)
+            log.warning("poll of %s: credentials refused, next try at %s: %s", channel_id,
+                        until, exc)
+            with writing(kanal.engine) as conn:
+                record_credentials(conn, channel_id, str(exc), now=kanal.clock())
+            return
         except Exception as exc:
             log.warning("poll of %s failed: %s", channel_id, exc)
             with writing(kanal.engine) as conn:
                 record_health(conn, channel_id, ok=False, error=f"poll: {exc}"[:2000])
             return
+        holds.clear(channel_id)
+        warning = kanal.adapters[channel_id].poll_warning
         with writing(kanal.engine) as conn:
-            record_health(conn, channel_id, ok=True)
+            record_health(conn, channel_id, ok=warning is None, error=warning,
+                          now=kanal.clock(), state="degraded")
 
 
 def build_workers(kanal, *, start: bool = True) -> list:
@@ -84,7 +142,8 @@ def build_workers(kanal, *, start: bool = True) -> list:
         if not adapter.polls:
             continue
         poller = Worker(f"poll:{channel_id}", partial(poll_round, kanal, channel_id),
-                        interval=adapter.poll_interval_seconds)
+                        interval=adapter.poll_interval_seconds,
+                        pause=partial(_held_for, kanal, channel_id))
         workers.append(poller)
         if adapter.watches:
             workers.append(Watcher(f"watch:{channel_id}", adapter.watch, poller.wake))
@@ -92,6 +151,10 @@ def build_workers(kanal, *, start: bool = True) -> list:
         for worker in workers:
             worker.start()
     return workers
+
+
+def _held_for(kanal, channel_id: str) -> float | None:
+    return kanal.poll_holds.remaining(channel_id, kanal.clock())
 
 
 def poll_round(kanal, channel_id: str) -> int:
