@@ -58,6 +58,8 @@ class TwitterAdapter(Adapter):
 
     def close(self) -> None:
         self.client.session.close()
+        if getattr(self, "_media_client", None) is not None:
+            self._media_client.close()
 
     def poll(self, cursor: str | None) -> tuple[list[Envelope], str | None] | None:
         from adapters.twitter import dms
@@ -94,10 +96,16 @@ class TwitterAdapter(Adapter):
         return send_reply(self, message, self.now())
 
     def fetch_media(self, ref: MediaRef) -> bytes:
-        from adapters.twitter.media import fetch
+        """A photo of a mention, from X's media hosts only (on every redirect hop)."""
+        import httpx
 
-        limit = self.runtime.settings.max_photo_bytes  # type: ignore[attr-defined]
-        return fetch(self, ref.url, limit)
+        from core import remote
+
+        if getattr(self, "_media_client", None) is None:
+            self._media_client = httpx.Client(timeout=self.settings.request_timeout_seconds)
+        return remote.fetch(self._media_client, ref.url, allowlist=self.settings.media_hosts,
+                            max_bytes=self.runtime.settings.max_photo_bytes,  # type: ignore[attr-defined]
+                            allow_http=self.settings.api_base.startswith("http://"))
 
 
 def write_cursor(since: str | None, dm_after: str | None) -> str | None:
