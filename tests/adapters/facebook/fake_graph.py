@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import threading
 from collections import defaultdict, deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from tests.fakeserver import FakeServer
 
-class FakeGraph:
+
+class FakeGraph(FakeServer):
     def __init__(self, version: str = "v25.0"):
         self.version = version
         self.lock = threading.Lock()
@@ -33,24 +35,7 @@ class FakeGraph:
         self.files: dict[str, bytes] = {}  # path under /cdn -> content (the CDN)
         self.downloads: list[str] = []
         self._next = 0
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       name="fake-graph")
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeGraph:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        super().__init__(_handler(self), "fake-graph")
 
     def fail(self, kind: str, status: int, code: int, message: str, *,
              subcode: int | None = None, times: int = 1) -> None:

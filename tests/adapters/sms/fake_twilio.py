@@ -7,16 +7,17 @@ from __future__ import annotations
 import base64
 import json
 import re
-import threading
 import uuid
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
+
+from tests.fakeserver import FakeServer
 
 API = "/2010-04-01/Accounts/"
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages\.json$")
@@ -42,7 +43,7 @@ def sid(prefix: str) -> str:
     return prefix + uuid.uuid4().hex
 
 
-class FakeTwilio:
+class FakeTwilio(FakeServer):
     def __init__(self, account_sid: str, auth_token: str,
                  clock: Callable[[], datetime] | None = None):
         self.account_sid, self.auth_token, self.clock = account_sid, auth_token, clock
@@ -52,22 +53,11 @@ class FakeTwilio:
         # media sid -> (bytes, content type, host redirected to, or None to answer directly)
         self.media: dict[str, tuple[bytes, str, str | None]] = {}
         self.media_failures = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever,
-                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        super().__init__(_handler(self), "fake-twilio")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self) -> FakeTwilio:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        return self.base_url
 
     # -- test controls -----------------------------------------------------------------
 
@@ -81,7 +71,7 @@ class FakeTwilio:
         ``cdn`` host (None: the file is served at once)."""
         media_sid = sid("ME")
         self.media[media_sid] = (data, content_type, cdn)
-        port = self._server.server_address[1]
+        port = self.port
         return f"http://{host}:{port}{API}{self.account_sid}/Messages/{sid('MM')}/Media/{media_sid}"
 
     @property
@@ -173,7 +163,7 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                     return self._json(404, _error(404, 20404, "not found"))
                 data, content_type, cdn = found
                 if cdn:
-                    port = fake._server.server_address[1]
+                    port = fake.port
                     location = f"http://{cdn}:{port}/cdn/{media['me']}"
                     return self._reply(307, content_type="text/plain",
                                        headers={"Location": location})

@@ -11,9 +11,11 @@ import json
 import threading
 from collections import defaultdict, deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.fakeserver import FakeServer
 
 BOT_USER = {"id": 7000000001, "is_bot": True, "first_name": "Kanal Jakarta",
             "username": "kanal_jakarta_bot", "can_join_groups": False,
@@ -28,7 +30,7 @@ class Failure:
     retry_after: int | None = None
 
 
-class FakeBotAPI:
+class FakeBotAPI(FakeServer):
     def __init__(self, token: str):
         self.token = token
         self.lock = threading.Lock()
@@ -39,24 +41,7 @@ class FakeBotAPI:
         self.downloads: list[str] = []
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._next_message_id = 500
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.server.daemon_threads = True
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True,
-                                       name="fake-bot-api")
-
-    @property
-    def base_url(self) -> str:
-        host, port = self.server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
-    def start(self) -> FakeBotAPI:
-        self.thread.start()
-        return self
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(5)
+        super().__init__(_handler(self), "fake-bot-api")
 
     # -- programming it ----------------------------------------------------------------
 

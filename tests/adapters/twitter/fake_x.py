@@ -10,16 +10,17 @@ failures for the next requests.
 from __future__ import annotations
 
 import json
-import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.fakeserver import FakeServer
 
 ACCOUNT_ID = "1700000000000000001"
 
 
-class FakeX:
+class FakeX(FakeServer):
     def __init__(self, clock):
         self.clock = clock
         self.tweets: list[dict[str, Any]] = []
@@ -35,20 +36,7 @@ class FakeX:
         self.limited_until = None
         self.page_size = 100
         self._next_id = 1800000000000000000
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
-
-    def start(self) -> FakeX:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+        super().__init__(_handler(self), "fake-x")
 
     def add(self, bundle: dict[str, Any]) -> None:
         """A mention (``tweet``) and the objects it refers to."""
