@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from tests.adapters.facebook.fake_graph import FakeGraph
 from tests.conftest import TEST_ENV
+from tests.clock import Clock
 
 TESTDATA = Path(__file__).parent / "testdata"
 APP_SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -29,17 +30,6 @@ ENV = {"KANAL_META_APP_SECRET": APP_SECRET, "KANAL_META_VERIFY_TOKEN": VERIFY_TO
        "KANAL_FACEBOOK_GUBERNUR_PAGE_ID": GUBERNUR,
        "KANAL_FACEBOOK_GUBERNUR_PAGE_TOKEN": "EAAg",
        "KANAL_INSTAGRAM_GUBERNUR_ACCOUNT_ID": IG, "KANAL_INSTAGRAM_GUBERNUR_TOKEN": "IGAg"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 4, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def meta_channels() -> list[dict]:
@@ -84,7 +74,7 @@ def graph():
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 12, 1, 4, 0, tzinfo=UTC))
 
 
 @pytest.fixture

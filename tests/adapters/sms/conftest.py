@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from importlib.metadata import entry_points
 from pathlib import Path
 from urllib.parse import urlencode
@@ -17,6 +17,7 @@ from twilio.request_validator import RequestValidator
 
 from gateway.plugins import DEFAULT_PLUGINS
 from tests.adapters.sms.fake_twilio import FakeTwilio
+from tests.clock import Clock
 
 TESTDATA = Path(__file__).parent / "testdata"
 FORM = "application/x-www-form-urlencoded"
@@ -28,19 +29,6 @@ CITIZEN = "+6281234567890"
 MAX_PHOTO_BYTES = 64 * 1024
 ENV = {"KANAL_TWILIO_ACCOUNT_SID": ACCOUNT_SID, "KANAL_TWILIO_AUTH_TOKEN": AUTH_TOKEN,
        "KANAL_TWILIO_FROM": NUMBER}
-
-
-class Clock:
-    """The time kanal sees; tests move it instead of sleeping."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 2, 3, 0, tzinfo=timezone.utc)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def sms_plugins() -> tuple[object, ...]:
@@ -76,7 +64,7 @@ def channels_file(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(datetime(2026, 11, 2, 3, 0, tzinfo=timezone.utc))
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -18,6 +18,7 @@ from core.reports import staff_report
 from gateway.plugins import DEFAULT_PLUGINS
 from tests.adapters.telegram.fakebotapi import FakeBotAPI
 from tests.conftest import FIXTURES, TEST_ENV
+from tests.clock import Clock
 
 TESTDATA = Path(__file__).parent / "testdata"
 TOKEN = "7000000001:AAH-test-token_0123456789abcdefghij"
@@ -25,17 +26,6 @@ SECRET = "kanal-webhook-secret_0123456789"
 CHAT_ID = 123456789
 GOOD = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
 START = datetime(2026, 1, 2, 1, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime = START):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def channels_file(tmp_path: Path, mode: str = "webhook") -> Path:
@@ -110,7 +100,7 @@ def bot_api():
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,22 +14,12 @@ from sqlalchemy import func, select
 from core.health import get_health
 from tests.adapters.twitter.fake_x import ACCOUNT_ID, FakeX
 from tests.conftest import TEST_ENV
+from tests.clock import Clock
 
 TESTDATA = Path(__file__).parent / "testdata"
 REPO = Path(__file__).resolve().parents[3]
 CHANNEL = "twitter-dkijakarta"
 START = datetime(2026, 1, 2, 1, 0, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime = START):
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 def channels_file(tmp_path: Path, **settings) -> Path:
@@ -84,7 +74,7 @@ def health(kanal, channel: str = CHANNEL):
 
 @pytest.fixture
 def clock() -> Clock:
-    return Clock()
+    return Clock(START)
 
 
 @pytest.fixture
