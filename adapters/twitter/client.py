@@ -25,6 +25,9 @@ class _Redirect(HTTPAdapter):
         super().__init__()
         self.base = urlsplit(base)
         self.timeout = timeout
+        # endpoint path -> (x-rate-limit-remaining, x-rate-limit-reset) of its last answer
+        # (tweepy's dict answers drop the headers)
+        self.limits: dict[str, tuple[int, datetime]] = {}
 
     def send(self, request, **kw):
         if self.base.netloc != urlsplit(DEFAULT_API_BASE).netloc:
@@ -33,7 +36,26 @@ class _Redirect(HTTPAdapter):
             request.url = urlunsplit((self.base.scheme, self.base.netloc, path, url.query, ""))
         if kw.get("timeout") is None:
             kw["timeout"] = self.timeout
-        return super().send(request, **kw)
+        response = super().send(request, **kw)
+        self._remember(response)
+        return response
+
+    def _remember(self, response) -> None:
+        remaining = response.headers.get("x-rate-limit-remaining")
+        reset = response.headers.get("x-rate-limit-reset")
+        try:
+            self.limits[urlsplit(response.url).path] = (
+                int(remaining), datetime.fromtimestamp(int(reset), UTC))
+        except (TypeError, ValueError, OverflowError, OSError):
+            pass
+
+    def exhausted(self, path_suffix: str, now: datetime) -> datetime | None:
+        """When the window of an endpoint (its path ends with ``path_suffix``) opens again,
+        if its last answer said no request is left in it."""
+        for path, (remaining, reset) in self.limits.items():
+            if path.endswith(path_suffix) and remaining <= 0 and reset > now:
+                return reset
+        return None
 
 
 def build_client(s: TwitterSettings) -> tweepy.Client:
@@ -45,6 +67,11 @@ def build_client(s: TwitterSettings) -> tweepy.Client:
     client.session.mount("https://api.twitter.com/", _Redirect(s.api_base,
                                                                s.request_timeout_seconds))
     return client
+
+
+def exhausted(client: tweepy.Client, path_suffix: str, now: datetime) -> datetime | None:
+    """See ``_Redirect.exhausted``: X's ``x-rate-limit-remaining`` as last seen."""
+    return client.session.get_adapter("https://api.twitter.com/").exhausted(path_suffix, now)
 
 
 def reset_time(exc: tweepy.TooManyRequests, now: datetime) -> datetime:

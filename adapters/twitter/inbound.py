@@ -8,7 +8,8 @@ import re
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from core.adapter import Envelope, InboxRecord, NormalizeError
+from adapters.twitter.client import exhausted
+from core.adapter import Envelope, InboxRecord, NormalizeError, RateLimited
 from core.canonical import InboundMessage, Location, MediaRef, Sender
 
 if TYPE_CHECKING:
@@ -55,6 +56,10 @@ def fetch_mentions(adapter: TwitterAdapter, since_id: str | None) -> tuple[list[
     newest, token = None, None
     start = None if since_id else adapter.now() - timedelta(hours=s.first_poll_hours)
     for _ in range(s.max_pages):
+        # X said no request is left in this window: wait for its reset rather than earn a
+        # 429 (nothing is kept from a half-read backfill, so no gap is skipped)
+        if (until := exhausted(adapter.client, "/mentions", adapter.now())) is not None:
+            raise RateLimited(until, "X rate limit: no mentions request left in the window")
         page = adapter.call(lambda c: c.get_users_mentions(
             s.user_id, since_id=since_id, start_time=start, pagination_token=token,
             max_results=100,

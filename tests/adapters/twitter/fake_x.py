@@ -34,6 +34,8 @@ class FakeX(FakeServer):
         self.calls: list[tuple[str, str, dict[str, str], dict[str, str]]] = []
         self.failures: deque[int] = deque()
         self.limited_until = None
+        # [requests left, reset]: the mentions window, told in x-rate-limit-* headers
+        self.mention_window: list | None = None
         self.page_size = 100
         self._next_id = 1800000000000000000
         super().__init__(_handler(self), "fake-x")
@@ -54,6 +56,15 @@ class FakeX(FakeServer):
         return [q for m, path, q, _ in self.calls if path.endswith("/mentions")]
 
     def mentions(self, user_id: str, query: dict[str, str]) -> tuple[int, dict, dict]:
+        status, body, headers = self._mentions(query)
+        if self.mention_window is not None:
+            self.mention_window[0] -= 1
+            headers = {**headers, "x-rate-limit-limit": "300",
+                       "x-rate-limit-remaining": str(max(0, self.mention_window[0])),
+                       "x-rate-limit-reset": str(int(self.mention_window[1].timestamp()))}
+        return status, body, headers
+
+    def _mentions(self, query: dict[str, str]) -> tuple[int, dict, dict]:
         since = int(query.get("since_id") or 0)
         start = query.get("start_time") or ""
         newest_first = sorted((t for t in self.tweets if int(t["id"]) > since

@@ -91,3 +91,26 @@ def test_a_gap_longer_than_a_poll_reads_back_shows_on_health(x_kanal, fake_x):
     assert count(kanal, Report) == 4
     poll_job(kanal, CHANNEL)
     assert health(kanal).health == "ok"
+
+
+def test_the_last_request_of_a_window_is_not_followed_by_a_429(x_kanal, fake_x, clock):
+    """X says x-rate-limit-remaining: 0 on a page of a backfill: the poller waits for the
+    reset instead of asking again, and keeps no half-read backfill (no gap skipped)."""
+    kanal = x_kanal()
+    fake_x.page_size = 1
+    for i in (1, 2):
+        mention = bundle("happy_mention.json")
+        tweet_id = str(1900000000000000101 + i)
+        mention["tweet"] = {**mention["tweet"], "id": tweet_id, "conversation_id": tweet_id,
+                            "edit_history_tweet_ids": [tweet_id], "text": f"@DKIJakarta gang {i}"}
+        fake_x.add(mention)
+    fake_x.mention_window = [1, START + timedelta(minutes=5)]
+    poll_job(kanal, CHANNEL)
+    assert len(fake_x.mention_calls()) == 1  # the second page was not asked for
+    row = health(kanal)
+    assert (row.health, row.last_error) == ("degraded", "rate limited until 08:05 WIB")
+    assert count(kanal, Report) == 0
+    clock.advance(5 * 60 + 1)
+    fake_x.mention_window = [300, START + timedelta(minutes=20)]
+    poll_job(kanal, CHANNEL)
+    assert count(kanal, Report) == 2 and health(kanal).health == "ok"
