@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
@@ -66,6 +66,25 @@ def record_credentials(conn: Connection, channel: str, error: str,
                        now: datetime | None = None) -> None:
     """The provider refused the channel's credentials (a revoked or expired token)."""
     record_health(conn, channel, ok=False, error=f"credentials: {error}"[:2000], now=now)
+
+
+def all_health(conn: Connection) -> dict[str, dict]:
+    """Every channel's health as last recorded: ``health``, ``last_error`` and the times,
+    in WIB (``"08:10 WIB, 01-12-2026"``)."""
+    out = {}
+    for row in conn.execute(select(state_t)):
+        out[row.channel] = {"health": row.health, "last_error": row.last_error,
+                            "last_error_at": _wib(row.last_error_at),
+                            "last_ok_at": _wib(row.last_ok_at)}
+    return out
+
+
+def _wib(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is None:  # SQLite hands back naive UTC
+        value = value.replace(tzinfo=timezone.utc)
+    return f"{value.astimezone(WIB):%H:%M WIB, %d-%m-%Y}"
 
 
 def get_health(conn: Connection, channel: str):

@@ -31,6 +31,27 @@ def _kanal(settings: KanalSettings):
     return Kanal(settings)
 
 
+def _channel_health(kanal) -> dict[str, dict]:
+    """What the running channels last recorded (a 429, a revoked token); nothing when the
+    database has no tables yet."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from core.health import all_health
+
+    try:
+        with kanal.engine.connect() as conn:
+            return all_health(conn)
+    except SQLAlchemyError:
+        return {}
+
+
+def _health_text(row: dict) -> str:
+    h = row.get("health")
+    if not h or h["health"] in ("ok", "unknown"):
+        return ""
+    return f"; health {h['health']}: {h['last_error']} ({h['last_error_at']})"
+
+
 def _print_table(rows: list[dict], columns: list[str]) -> None:
     widths = {c: max([len(c)] + [len(str(r.get(c) or "")) for r in rows]) for c in columns}
     print("  ".join(c.upper().ljust(widths[c]) for c in columns).rstrip())
@@ -80,7 +101,8 @@ def cmd_db_upgrade(args, settings) -> int:
 
 def cmd_channels(args, settings) -> int:
     kanal = _kanal(settings)
-    rows = [c.as_dict() for c in kanal.channels]
+    health = _channel_health(kanal)
+    rows = [{**c.as_dict(), "health": health.get(c.config.id)} for c in kanal.channels]
     if getattr(args, "json", False):
         print(json.dumps(rows, indent=2, ensure_ascii=False))
         return 0
@@ -88,7 +110,7 @@ def cmd_channels(args, settings) -> int:
         for r in rows:
             mark = "ok " if r["state"] == "ready" else "-- "
             print(f"{mark}{r['id']:<22} {r['adapter']:<10} "
-                  f"{'ready' if r['state'] == 'ready' else r['reason']}")
+                  f"{'ready' if r['state'] == 'ready' else r['reason']}{_health_text(r)}")
         ready = sum(r["state"] == "ready" for r in rows)
         print(f"{ready} of {len(rows)} channels ready; adapters installed: "
               f"{', '.join(kanal.registry.names())}")

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from core import reports, tracking
 from core import staff as staff_mod
 from core.db import writing
+from core.health import all_health
 from core.models import Office
 from core.staff import Staff
 from gateway import auth
@@ -208,12 +209,13 @@ async def admin(request: Request, account: Staff = auth.require("admin")) -> Res
         with kanal.engine.connect() as conn:
             offices = conn.execute(select(office_t.c.kind, func.count())
                                    .group_by(office_t.c.kind)).all()
-            return dict(offices), staff_mod.list_accounts(conn)
+            return dict(offices), staff_mod.list_accounts(conn), all_health(conn)
 
-    offices, accounts = await run_in_threadpool(load)
+    offices, accounts, health = await run_in_threadpool(load)
     return page(request, "staff_admin.html", {
         "channels": [{**c.as_dict(), "reason_code": c.reason_code,
-                      "reason_params": c.reason_params} for c in kanal.channels],
+                      "reason_params": c.reason_params,
+                      "health": health.get(c.config.id)} for c in kanal.channels],
         "offices": offices,
         "accounts": accounts})
 

@@ -165,3 +165,23 @@ def test_report_show_names_the_category_and_the_areas(cli_env, client, jaki_auth
     assert shown["kecamatan"] == public["kecamatan"] == {"code": "31.71.01", "name": "Satu"}
     assert shown["kota"] == public["kota"] == {"code": "31.71", "name": "Kota Uji Pusat"}
     assert shown["source_category"] == "Lampu Penerangan Jalan Umum"
+
+
+def test_channels_check_shows_a_channel_held_back_by_its_provider(cli_env, database_url):
+    from datetime import datetime, timezone
+
+    from core.db import make_engine, upgrade, writing
+    from core.health import record_rate_limit
+
+    upgrade(database_url)
+    engine = make_engine(database_url)
+    with writing(engine) as conn:
+        record_rate_limit(conn, "jaki", datetime(2026, 12, 1, 1, 10, tzinfo=timezone.utc),
+                          now=datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc))
+    engine.dispose()
+    out = run_kanal("channels", "check", env=cli_env)
+    assert out.returncode == 0, out.stderr
+    line = next(l for l in out.stdout.splitlines() if " jaki " in l)
+    assert "health degraded: rate limited until 08:10 WIB (08:00 WIB, 01-12-2026)" in line
+    listed = json.loads(run_kanal("channels", "list", "--json", env=cli_env).stdout)
+    assert next(c for c in listed if c["id"] == "jaki")["health"]["health"] == "degraded"

@@ -58,3 +58,23 @@ def test_every_reason_code_has_a_rendering_on_the_page():
     template = (HERE / "templates" / "staff_admin.html").read_text()
     codes = [*REASONS, *NotReady.TEXTS]
     assert [code for code in codes if f'"{code}"' not in template] == []
+
+
+def test_channel_health_shows_a_rate_limit_and_a_revoked_token(admin_client):
+    from datetime import datetime, timezone
+
+    from core.db import writing
+    from core.health import record_credentials, record_health, record_rate_limit
+
+    kanal, client = admin_client
+    now = datetime(2026, 12, 1, 1, 0, tzinfo=timezone.utc)
+    with writing(kanal.engine) as conn:
+        record_rate_limit(conn, "tg-off", datetime(2026, 12, 1, 1, 10, tzinfo=timezone.utc),
+                          now=now)
+        record_credentials(conn, "web-off", "X refused the credentials (HTTP 401)", now=now)
+        record_health(conn, "not-built", ok=True, now=now)
+    page = client.get("/staff/admin").text
+    assert "terhambat: rate limited until 08:10 WIB (08:00 WIB, 01-12-2026)" in row(page, "tg-off")
+    assert "gagal: credentials: X refused the credentials (HTTP 401)" in row(page, "web-off")
+    assert "baik (08:00 WIB, 01-12-2026)" in row(page, "not-built")
+    assert "Health" in client.get("/staff/admin?lang=en").text
