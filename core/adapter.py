@@ -162,7 +162,6 @@ def staff_only(*roles: str, keep_form: bool = False) -> Any:
     return Depends(guard)
 
 
-
 class NotReady(str):
     """Why a channel cannot run, as ``Adapter.check`` says it: the English text (for the
     CLI, the JSON and the logs) with a code and parameters, so the operations page can
@@ -184,6 +183,7 @@ class NotReady(str):
         text = super().__new__(cls, cls.TEXTS[code].format(**params))
         text.code, text.params = code, params
         return text
+
 
 class Adapter:
     """Base class of channel adapters.

@@ -51,6 +51,7 @@ REASONS = {
     "invalid_settings": "invalid settings: {where}: {msg}",
     "not_ready": "{detail}",
     "check_failed": "check failed: {detail}",
+    **NotReady.TEXTS,  # what adapters' own checks say
 }
 
 
@@ -175,8 +176,7 @@ class Kanal:
         except Exception as exc:  # a broken adapter disables its channel, not the gateway
             return off("check_failed", detail=f"{type(exc).__name__}: {exc}")
         if isinstance(reason, NotReady):  # the adapter's own code, said on pages too
-            return ChannelStatus(cfg, official, "disabled", str(reason),
-                                 reason_code=reason.code, reason_params=reason.params)
+            return off(reason.code, **reason.params)
         if reason:
             return off("not_ready", detail=reason)
         return ChannelStatus(cfg, official, "ready", "", adapter)

@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import func, select
 
 from tests.adapters.facebook.fake_graph import FakeGraph
 from tests.conftest import TEST_ENV
 from tests.clock import Clock
+from tests.helpers import count, fill  # noqa: F401 (count: for the tests)
 
 TESTDATA = Path(__file__).parent / "testdata"
 APP_SECRET = "0f1e2d3c4b5a69788796a5b4c3d2e1f0"
@@ -53,16 +53,7 @@ def sign(body: bytes, secret: str = APP_SECRET) -> str:
 
 
 def payload(name: str, **subs: str) -> bytes:
-    text = (TESTDATA / name).read_text(encoding="utf-8")
-    for key, value in {"page": PAGE, "gubernur": GUBERNUR, "ig": IG, **subs}.items():
-        text = text.replace(f"{{{{{key}}}}}", value)
-    return text.encode()
-
-
-def count(kanal, table, *where) -> int:
-    with kanal.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table.__table__)
-                            .where(*where)).scalar_one()
+    return fill(TESTDATA / name, {"page": PAGE, "gubernur": GUBERNUR, "ig": IG, **subs}).encode()
 
 
 @pytest.fixture

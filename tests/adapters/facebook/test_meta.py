@@ -21,6 +21,7 @@ from tests.adapters.facebook.conftest import (
     GUBERNUR, IG, PAGE, VERIFY_TOKEN, count, payload, sign,
 )
 from tests.adapters.facebook.fake_graph import FakeGraph
+from tests.helpers import drain
 
 def _jpeg() -> bytes:
     out = BytesIO()
@@ -211,11 +212,6 @@ def post(client: TestClient, url: str, body: bytes, signature: str | None = "goo
     elif signature is not None:
         headers["X-Hub-Signature-256"] = signature
     return client.post(url, content=body, headers=headers)
-
-
-def drain(kanal: Kanal) -> None:
-    while kanal.dispatcher.run_once() > 0:
-        pass
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.label for c in CASES])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from adapters.telegram import plugin as telegram_plugin
 from core import tracking
@@ -19,6 +19,7 @@ from gateway.plugins import DEFAULT_PLUGINS
 from tests.adapters.telegram.fakebotapi import FakeBotAPI
 from tests.conftest import FIXTURES, TEST_ENV
 from tests.clock import Clock
+from tests.helpers import count, drain, fill  # noqa: F401 (used by the tests)
 
 TESTDATA = Path(__file__).parent / "testdata"
 TOKEN = "7000000001:AAH-test-token_0123456789abcdefghij"
@@ -51,23 +52,7 @@ def telegram_env(api: FakeBotAPI | None, secret: str | None = SECRET) -> dict[st
 
 
 def update_bytes(name: str, **subs: str) -> bytes:
-    text = (TESTDATA / name).read_text(encoding="utf-8")
-    for key, value in subs.items():
-        text = text.replace(f"{{{{{key}}}}}", value)
-    return text.encode()
-
-
-def count(kanal, table, *where) -> int:
-    with kanal.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table.__table__)
-                            .where(*where)).scalar_one()
-
-
-def drain(kanal) -> int:
-    total = 0
-    while (n := kanal.dispatcher.run_once()) > 0:
-        total += n
-    return total
+    return fill(TESTDATA / name, subs).encode()
 
 
 def staff(conn, tid: str) -> dict:

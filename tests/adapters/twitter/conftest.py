@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 import yaml
-from sqlalchemy import func, select
 
 from core.health import get_health
 from tests.adapters.twitter.fake_x import ACCOUNT_ID, FakeX
 from tests.conftest import TEST_ENV
 from tests.clock import Clock
+from tests.helpers import count, drain, fill  # noqa: F401 (used by the tests)
 
 TESTDATA = Path(__file__).parent / "testdata"
 REPO = Path(__file__).resolve().parents[3]
@@ -48,23 +48,7 @@ def x_env(api: FakeX, *, replies: bool = True) -> dict[str, str]:
 
 
 def bundle(name: str, **subs: str) -> dict:
-    text = (TESTDATA / name).read_text(encoding="utf-8")
-    for key, value in subs.items():
-        text = text.replace(f"{{{{{key}}}}}", value)
-    return json.loads(text)
-
-
-def count(kanal, table, *where) -> int:
-    with kanal.engine.connect() as conn:
-        return conn.execute(select(func.count()).select_from(table.__table__)
-                            .where(*where)).scalar_one()
-
-
-def drain(kanal) -> int:
-    total = 0
-    while (n := kanal.dispatcher.run_once()) > 0:
-        total += n
-    return total
+    return json.loads(fill(TESTDATA / name, subs))
 
 
 def health(kanal, channel: str = CHANNEL):
