@@ -162,6 +162,37 @@ def staff_only(*roles: str, keep_form: bool = False) -> Any:
     return Depends(guard)
 
 
+@dataclass(slots=True)
+class Check:
+    """One step of a connection test: what was tried, whether the provider accepted it,
+    and what an operator can act on ("the token was refused: make a new one in
+    @BotFather"), in English."""
+
+    name: str
+    ok: bool
+    detail: str = ""
+
+
+@dataclass(slots=True)
+class ConnectionTest:
+    """What ``Adapter.test_connection`` found. No checks: the channel has no provider to
+    ask (JAKI, the web form, a walk-in counter), which counts as passed."""
+
+    checks: list[Check]
+    # when the provider says the credentials stop working (Meta's debug_token)
+    expires_at: datetime | None = None
+
+    @property
+    def ok(self) -> bool:
+        return all(c.ok for c in self.checks)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"ok": self.ok,
+                "checks": [{"name": c.name, "ok": c.ok, "detail": c.detail}
+                           for c in self.checks],
+                "expires_at": self.expires_at.isoformat() if self.expires_at else None}
+
+
 class NotReady(str):
     """Why a channel cannot run, as ``Adapter.check`` says it: the English text (for the
     CLI, the JSON and the logs) with a code and parameters, so the operations page can
@@ -226,6 +257,14 @@ class Adapter:
         """A reason the channel cannot run, or None when it is ready. Return a
         :class:`NotReady` so that pages can give the reason in their own language."""
         return None
+
+    def test_connection(self) -> ConnectionTest:
+        """Ask the provider, live, whether the channel's settings work (Twilio fetches the
+        account, Telegram calls getMe, email logs in over IMAP and greets the SMTP server).
+        Run from the console and ``kanal channels test``, on a channel that may be
+        disabled; it must not raise for a refusal or a network failure: each is a failed
+        :class:`Check` saying what to do. The default: nothing to test."""
+        return ConnectionTest([])
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
         """Turn a committed raw payload into a canonical message. Must be deterministic

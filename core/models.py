@@ -158,6 +158,8 @@ class ChannelState(SQLModel, table=True):
     last_error: Optional[str] = None
     last_error_at: Optional[datetime] = _ts(nullable=True)
     updated_at: datetime = _ts(nullable=False)
+    # when the provider says the channel's credentials stop working (Meta's debug_token)
+    credential_expires_at: Optional[datetime] = _ts(nullable=True)
 
 
 class OutboxItem(SQLModel, table=True):
@@ -230,7 +232,7 @@ class StaffAccount(SQLModel, table=True):
     id: Optional[int] = Field(default=None, primary_key=True)
     username: str = Field(max_length=64, unique=True)
     display_name: Optional[str] = Field(default=None, max_length=255)
-    # admin | counter | officer | supervisor
+    # admin | operator | counter | officer | supervisor
     role: str = Field(max_length=16)
     office_id: Optional[str] = Field(default=None, max_length=64, foreign_key="office.id")
     password_hash: str = Field(max_length=255)
@@ -239,3 +241,40 @@ class StaffAccount(SQLModel, table=True):
     # sessions issued before this time are no longer valid (a new password, a disable)
     sessions_valid_from: datetime = _ts(nullable=False)
     last_login_at: Optional[datetime] = _ts(nullable=True)
+
+
+class ChannelOverride(SQLModel, table=True):
+    """An operator's changes to one channel, over config/channels.yaml (or a channel
+    added from the console or the CLI): per setting, the newest value wins."""
+
+    __tablename__ = "channel_override"
+    channel: str = Field(primary_key=True, max_length=64)
+    # set for a channel that the file does not have
+    adapter: Optional[str] = Field(default=None, max_length=64)
+    official_channel: Optional[str] = Field(default=None, max_length=64)
+    name: Optional[str] = Field(default=None, max_length=255)
+    enabled: Optional[bool] = None
+    # plain settings by key, and secrets by key as Fernet tokens (never in plain text)
+    settings: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    secrets: dict = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # raised by every change: a form sent with an older version is stale
+    version: int = 1
+    updated_at: datetime = _ts(nullable=False)
+    updated_by: Optional[str] = Field(default=None, max_length=64)
+
+
+class AuditEvent(SQLModel, table=True):
+    """Who changed what, when: channel settings (secrets masked), enabling, replays and
+    discards. Its highest id also tells every process that something changed."""
+
+    __tablename__ = "audit_event"
+    __table_args__ = (Index("ix_audit_channel", "channel", "id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    at: datetime = _ts(nullable=False)
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=32)
+    channel: Optional[str] = Field(default=None, max_length=64)
+    setting: Optional[str] = Field(default=None, max_length=64)
+    old_value: Optional[str] = None
+    new_value: Optional[str] = None
+    detail: Optional[str] = None

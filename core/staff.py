@@ -1,6 +1,7 @@
 """Staff accounts: roles, argon2 password hashes, enabling and disabling.
 
-Roles: ``admin`` (operations: channels, accounts), ``counter`` (a walk-in counter, bound to
+Roles: ``admin`` (operations: channels, accounts), ``operator`` (watches the channels:
+health, quarantine replays, outbox retries), ``counter`` (a walk-in counter, bound to
 one office), ``officer`` and ``supervisor``. Passwords are hashed with argon2id
 (argon2-cffi's defaults, RFC 9106's second recommended profile); a hash made with older
 parameters is replaced at the next successful sign-in.
@@ -19,7 +20,7 @@ from sqlalchemy import Connection, insert, select, update
 
 from core.models import Office, StaffAccount, utcnow
 
-ROLES = ("admin", "counter", "officer", "supervisor")
+ROLES = ("admin", "operator", "counter", "officer", "supervisor")
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MIN_PASSWORD = 10
 account_t = StaffAccount.__table__
