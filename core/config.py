@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import re
 from collections.abc import Mapping
@@ -40,6 +41,16 @@ class ChannelConfig(BaseModel):
     settings: dict[str, Any] = Field(default_factory=dict)
     # environment variables referenced by settings but not set (filled in by the loader)
     missing_env: list[str] = Field(default_factory=list)
+    # the settings as the file writes them, before ${...} expansion (what an export keeps)
+    raw_settings: dict[str, Any] = Field(default_factory=dict)
+    # from the database (core.channelconf): the keys an operator set, the override's
+    # version (0: none), whether the file has the channel at all, and stored secrets
+    # that no configured key opens
+    overridden: list[str] = Field(default_factory=list)
+    version: int = 0
+    in_file: bool = True
+    unreadable_secrets: list[str] = Field(default_factory=list)
+    enabled_by_operator: bool = False  # ``enabled`` comes from the database
 
 
 class ChannelsFile(BaseModel):
@@ -91,6 +102,7 @@ def load_channels(path: str | Path, env: Mapping[str, str] | None = None) -> Cha
     for channel in raw.get("channels") or []:
         if isinstance(channel, dict):
             missing: list[str] = []
+            channel["raw_settings"] = copy.deepcopy(channel.get("settings") or {})
             channel["settings"] = expand_env(channel.get("settings") or {}, env, missing)
             channel["missing_env"] = missing
     try:

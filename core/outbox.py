@@ -66,16 +66,22 @@ class Dispatcher:
         self.lease = timedelta(seconds=lease_seconds)
         self.jitter = jitter
         self.throttled: set[str] = set()
-        self.buckets = {
-            name: TokenBucket(a.send_rate, max(1.0, a.send_rate))
-            for name, a in adapters.items()
-        }
+        # per channel, made on first send (channels come and go while kanal runs)
+        self.buckets: dict[str, TokenBucket] = {}
+
+    def bucket(self, channel: str) -> TokenBucket:
+        adapter = self.adapters.get(channel)
+        rate = adapter.send_rate if adapter is not None else 1.0
+        bucket = self.buckets.get(channel)
+        if bucket is None or bucket.rate != rate:  # new, or its rate was changed
+            bucket = self.buckets[channel] = TokenBucket(rate, max(1.0, rate))
+        return bucket
 
     def pause(self) -> float | None:
         """When items wait for a rate limit only: seconds until the next token."""
         if not self.throttled:
             return None
-        return max(0.01, min(1.0 / self.buckets[c].rate for c in self.throttled))
+        return max(0.01, min(1.0 / self.bucket(c).rate for c in self.throttled))
 
     def backoff(self, attempts: int) -> timedelta:
         return backoff(attempts, self.base_delay, self.max_delay, self.jitter)
@@ -120,7 +126,7 @@ class Dispatcher:
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=outbox_t)
             ).all()
-            allowed = [r for r in rows if self.buckets[r.channel].take()]
+            allowed = [r for r in rows if self.bucket(r.channel).take()]
             self.throttled = {r.channel for r in rows} - {r.channel for r in allowed}
             rows = allowed
             if rows:  # lease: another dispatcher leaves them alone while we send
@@ -131,7 +137,9 @@ class Dispatcher:
         return len(rows)
 
     def _send(self, row) -> None:
-        adapter = self.adapters[row.channel]
+        adapter = self.adapters.get(row.channel)
+        if adapter is None:
+            return  # disabled since it was picked: sent once the channel is back
         message = OutboundMessage(
             outbox_id=row.id, channel=row.channel, recipient=row.recipient, text=row.text,
             kind=row.kind, tracking_id=row.tracking_id, reply_to=row.reply_to,

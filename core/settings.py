@@ -67,6 +67,11 @@ class KanalSettings(BaseSettings):
     # signs staff session cookies; without it a random key is made once and kept in
     # <data_dir>/secret_key (set it when several processes serve the same site)
     secret_key: str | None = None
+    # keys used before the current one (comma separated), still accepted to read secrets
+    # and sessions until ``kanal secrets rotate`` has encrypted everything again
+    secret_key_previous: str = ""
+    # how often a running process looks for channel changes made elsewhere (seconds)
+    config_watch_seconds: float = Field(1.0, gt=0)
     staff_session_hours: float = 12.0
 
     @field_validator("disable_plugins", mode="before")
@@ -87,6 +92,9 @@ class KanalSettings(BaseSettings):
         if env_file and Path(env_file).is_file():
             from_file = {k: v for k, v in dotenv_values(env_file).items() if v is not None}
         return {**from_file, **os.environ}
+
+    def previous_secret_keys(self) -> list[str]:
+        return [k.strip() for k in self.secret_key_previous.split(",") if k.strip()]
 
     def db_limits(self):
         from core.dbguard import DbLimits

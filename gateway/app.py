@@ -38,10 +38,15 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
                 # the inbox sweep does it once the database answers
                 log.error("start-up work postponed, the database is out: %s", exc)
                 kanal.db_health.failed(outage_reason(exc))
+            from gateway.livecfg import ConfigWatcher
+
+            watcher = ConfigWatcher(kanal)
+            watcher.start()
+            workers.append(watcher)
             if kanal.settings.scheduler:
                 from gateway.scheduler import build_scheduler, build_workers
 
-                workers = build_workers(kanal)
+                workers += build_workers(kanal)
                 scheduler = build_scheduler(kanal)
                 scheduler.start()
         try:
@@ -80,14 +85,11 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
 
     health.install(app)
 
-    # adapter routes first: the intake endpoints are the busiest, and routes match in order
-    mounted = set()
-    for status in kanal.channels:
-        cls = kanal.registry.get(status.config.adapter)
-        if cls is None or cls in mounted:
-            continue
-        mounted.add(cls)
-        router = cls.router()
+    # adapter routes first: the intake endpoints are the busiest, and routes match in order;
+    # every installed adapter's, since an operator may add a channel of any while kanal runs
+    # (with no ready channel its routes answer 503 with the reason)
+    for name in kanal.registry.names():
+        router = kanal.registry.get(name).router()
         if router is not None:
             app.include_router(router)
     app.include_router(public.router)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from datetime import datetime
@@ -13,15 +13,17 @@ from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
-from core import inbox
-from core.adapter import Adapter, AdapterRegistry, Envelope, NotReady, missing_modules
+from core import channelconf, inbox
+from core.adapter import (Adapter, AdapterRegistry, Check, ConnectionTest, Envelope, NotReady,
+                          missing_modules)
 from core.case_engine import CaseEngine, SlaPolicy
 from core.categories import load as load_categories
 from core.errors import ApiError
 from core.config import ChannelConfig, ChannelsFile, OfficialChannel, load_channels
 from core.db import is_sqlite, make_engine, probing, watch_health, writing
-from core.dbguard import DatabaseHealth
+from core.dbguard import DatabaseHealth, is_outage
 from core.geo import Boundaries
 from core.health import get_cursor, set_cursor
 from core.ingest import Ingestor
@@ -30,6 +32,7 @@ from core.messages import OutboundTexts
 from core.models import utcnow
 from core.outbox import Dispatcher
 from core.pipeline import Pipeline
+from core.secretbox import SecretBox
 from core.settings import KanalSettings
 from core.storage import LocalAttachmentStore
 from gateway import auth as staff_auth, staff_pages
@@ -43,6 +46,8 @@ log = logging.getLogger(__name__)
 # the staff page renders the code in its own language (templates/staff_admin.html)
 REASONS = {
     "disabled_in_file": "disabled in the channels file",
+    "disabled_by_operator": "disabled by an operator",
+    "secret_unreadable": "stored secret cannot be decrypted with KANAL_SECRET_KEY: {names}",
     "adapter_conflict": "{detail}",
     "blocked": "adapter '{adapter}' is blocked by KANAL_DISABLE_PLUGINS",
     "not_installed": "adapter '{adapter}' is not installed (not built yet)",
@@ -76,6 +81,27 @@ class ChannelStatus:
             "state": self.state,
             "reason": self.reason,
         }
+
+
+class LiveAdapters(Mapping):
+    """The ready channels by id, read by the pipeline, the dispatcher and the media
+    fetcher while a reload may replace them: each published dict is never changed
+    again, so iterating one is safe from any thread."""
+
+    def __init__(self, adapters: dict[str, Adapter] | None = None):
+        self._current: dict[str, Adapter] = dict(adapters or {})
+
+    def publish(self, adapters: dict[str, Adapter]) -> None:
+        self._current = dict(adapters)
+
+    def __getitem__(self, channel_id: str) -> Adapter:
+        return self._current[channel_id]
+
+    def __iter__(self):
+        return iter(self._current)
+
+    def __len__(self) -> int:
+        return len(self._current)
 
 
 class Kanal:
@@ -123,12 +149,16 @@ class Kanal:
         self.registry = AdapterRegistry()
         self.pm.hook.kanal_register_adapters(register=self.registry)
         self.pages = Pages(self)
-        self.channels_file: ChannelsFile = load_channels(
-            settings.path("config"), settings.environment() if env is None else env)
-        self.channels = [self._build_channel(c) for c in self.channels_file.channels]
-        self.adapters: dict[str, Adapter] = {
+        self.env = settings.environment() if env is None else env
+        self.secret_box = SecretBox.from_settings(settings)
+        self.channels_file: ChannelsFile = load_channels(settings.path("config"), self.env)
+        self._reload_lock = threading.RLock()
+        # told the ids of channels a reload rebuilt (the scheduler starts and stops pollers)
+        self.on_channels_changed: Callable[[list[str]], None] | None = None
+        self.channels = [self._build_channel(c) for c in self._effective_configs()]
+        self.adapters = LiveAdapters({
             c.config.id: c.adapter for c in self.channels if c.state == "ready" and c.adapter
-        }
+        })
         self.pipeline = Pipeline(self.adapters, self.pm.hook, clock=clock, randbelow=randbelow,
                                  language=settings.language)
         self.ingestor = Ingestor(self.engine, self.pipeline, health=self.db_health,
@@ -141,7 +171,82 @@ class Kanal:
 
     # -- channels ----------------------------------------------------------------------
 
-    def _build_channel(self, cfg: ChannelConfig) -> ChannelStatus:
+    def _effective_configs(self) -> list[ChannelConfig]:
+        """The channels file under the operators' changes in the database; the file alone
+        while the database has no tables yet (a command before ``db upgrade``) or is out
+        (the watcher loads the changes once it answers)."""
+        try:
+            with self.engine.connect() as conn:
+                rows = channelconf.read_overrides(conn)
+        except SQLAlchemyError as exc:
+            if not is_outage(exc) and "channel_override" not in str(exc):
+                raise
+            log.warning("channel changes from the database not loaded: %s",
+                        str(exc).splitlines()[0])
+            rows = {}
+        return channelconf.effective(self.channels_file, rows, self.env, self.secret_box)
+
+    @cached_property
+    def configurator(self) -> channelconf.Configurator:
+        return channelconf.Configurator(self)
+
+    def reload_channels(self) -> list[str]:
+        """Rebuild the channels whose configuration changed in the database; the others
+        keep running untouched. Returns the ids rebuilt."""
+        with self._reload_lock:
+            configs = self._effective_configs()
+            current = {c.config.id: c for c in self.channels}
+            channels, changed = [], []
+            for cfg in configs:
+                old = current.get(cfg.id)
+                if old is not None and old.config == cfg:
+                    channels.append(old)
+                    continue
+                channels.append(self._build_channel(cfg))
+                changed.append(cfg.id)
+            if not changed:
+                return []
+            retired = [current[i].adapter for i in changed
+                       if i in current and current[i].adapter is not None]
+            self.channels = channels
+            self.adapters.publish({c.config.id: c.adapter for c in channels
+                                   if c.state == "ready" and c.adapter})
+            for cid in changed:
+                self.poll_holds.clear(cid)
+            log.info("channels changed: %s", ", ".join(
+                f"{c.config.id} ({c.state})" for c in channels if c.config.id in changed))
+        for adapter in retired:
+            threading.Thread(target=self._retire, args=(adapter,), daemon=True,
+                             name=f"retire:{adapter.channel_id}").start()
+        if self.on_channels_changed is not None:
+            self.on_channels_changed(changed)
+        return changed
+
+    def _retire(self, adapter: Adapter) -> None:
+        """Close a replaced channel once its current poll, if any, has finished."""
+        with self._poll_locks.setdefault(adapter.channel_id, threading.Lock()):
+            try:
+                adapter.close()
+            except Exception:
+                log.exception("closing replaced channel %s failed", adapter.channel_id)
+
+    def test_channel(self, channel_id: str) -> ConnectionTest:
+        """The adapter's live check against its provider, on the stored configuration,
+        whether or not the channel is enabled (an operator tests before enabling)."""
+        with self.engine.connect() as conn:
+            cfg, _ = self.configurator.current(conn, channel_id)
+        status = self._build_channel(cfg.model_copy(update={"enabled": True}), check=False)
+        if status.adapter is None:
+            return ConnectionTest([Check("settings", False, status.reason)])
+        try:
+            return status.adapter.test_connection()
+        except Exception as exc:  # an adapter's bug must not pass for a refusal
+            log.exception("connection test of %s failed", channel_id)
+            return ConnectionTest([Check("test", False, f"{type(exc).__name__}: {exc}")])
+        finally:
+            status.adapter.close()
+
+    def _build_channel(self, cfg: ChannelConfig, *, check: bool = True) -> ChannelStatus:
         official = self.channels_file.official(cfg.official_channel)
 
         def off(code: str, **params: str) -> ChannelStatus:
@@ -149,7 +254,10 @@ class Kanal:
                                  reason_code=code, reason_params=params)
 
         if not cfg.enabled:
-            return off("disabled_in_file")
+            return off("disabled_by_operator" if cfg.enabled_by_operator
+                       else "disabled_in_file")
+        if cfg.unreadable_secrets:
+            return off("secret_unreadable", names=", ".join(cfg.unreadable_secrets))
         if cfg.adapter in self.registry.conflicts:
             return off("adapter_conflict", detail=self.registry.conflicts[cfg.adapter])
         cls = self.registry.get(cfg.adapter)
@@ -171,6 +279,8 @@ class Kanal:
         if cfg.missing_env:
             return off("missing_secret", names=", ".join(cfg.missing_env))
         adapter = cls(cfg, official, settings, self)
+        if not check:
+            return ChannelStatus(cfg, official, "ready", "", adapter)
         try:
             reason = adapter.check()
         except Exception as exc:  # a broken adapter disables its channel, not the gateway
@@ -272,8 +382,12 @@ class Kanal:
         """Poll a polling channel until its backlog is drained: each poll's payloads are
         committed before the cursor moves. Polls of one channel never overlap within this
         process (across processes, ``gateway.scheduler.exclusive`` guards them)."""
-        adapter = self.adapters[channel_id]
+        adapter = self.adapters.get(channel_id)
+        if adapter is None:
+            return 0  # disabled since the poller was woken
         with self._poll_locks.setdefault(channel_id, threading.Lock()):
+            if self.adapters.get(channel_id) is not adapter:
+                return 0  # replaced while this poll waited for the previous one
             total = 0
             while True:
                 with self.engine.connect() as conn:
@@ -288,5 +402,7 @@ class Kanal:
                     with writing(self.engine) as conn:
                         set_cursor(conn, channel_id, next_cursor)
                 total += len(envelopes)
+                if self.adapters.get(channel_id) is not adapter:
+                    return total  # disabled or changed meanwhile: stop after this batch
                 if next_cursor == cursor or not adapter.poll_again(envelopes):
                     return total

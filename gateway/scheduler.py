@@ -101,7 +101,8 @@ def poll_job(kanal, channel_id: str) -> None:
                 record_rate_limit(conn, channel_id, exc.until, now=kanal.clock())
             return
         except CredentialsRejected as exc:
-            interval = kanal.adapters[channel_id].poll_interval_seconds
+            adapter = kanal.adapters.get(channel_id)
+            interval = adapter.poll_interval_seconds if adapter is not None else 60.0
             until = holds.strike(channel_id, kanal.clock(), interval)
             log.warning("poll of %s: credentials refused, next try at %s: %s", channel_id,
                         until, exc)
@@ -114,7 +115,10 @@ def poll_job(kanal, channel_id: str) -> None:
                 record_health(conn, channel_id, ok=False, error=f"poll: {exc}"[:2000])
             return
         holds.clear(channel_id)
-        warning = kanal.adapters[channel_id].poll_warning
+        adapter = kanal.adapters.get(channel_id)
+        if adapter is None:
+            return  # disabled during the poll
+        warning = adapter.poll_warning
         with writing(kanal.engine) as conn:
             record_health(conn, channel_id, ok=warning is None, error=warning,
                           now=kanal.clock(), state="degraded")
@@ -138,19 +142,72 @@ def build_workers(kanal, *, start: bool = True) -> list:
             worker.wake()
 
     kanal.ingestor.after_commit = wake
-    for channel_id, adapter in kanal.adapters.items():
-        if not adapter.polls:
-            continue
-        poller = Worker(f"poll:{channel_id}", partial(poll_round, kanal, channel_id),
-                        interval=adapter.poll_interval_seconds,
-                        pause=partial(_held_for, kanal, channel_id))
-        workers.append(poller)
-        if adapter.watches:
-            workers.append(Watcher(f"watch:{channel_id}", adapter.watch, poller.wake))
+    pollers = Pollers(kanal)
+    workers.append(pollers)
+    pollers.sync(start=False)
     if start:
         for worker in workers:
             worker.start()
+    kanal.on_channels_changed = lambda changed: pollers.sync()
     return workers
+
+
+class Pollers:
+    """One poller (and a watcher, for IMAP IDLE) per ready polling channel, kept in step
+    with the channels as operators enable, disable and change them: a channel that goes
+    away has its poller stopped after the current batch (its cursor is saved batch by
+    batch); a changed one gets a new poller with its new interval."""
+
+    def __init__(self, kanal):
+        self.kanal = kanal
+        self._running: dict[str, tuple[object, list]] = {}  # id -> (adapter, workers)
+        self._lock = threading.Lock()
+        self._started = False
+
+    def sync(self, *, start: bool = True) -> None:
+        with self._lock:
+            wanted = {cid: a for cid, a in self.kanal.adapters.items() if a.polls}
+            for cid, (adapter, workers) in list(self._running.items()):
+                if wanted.get(cid) is not adapter:
+                    for worker in workers:
+                        worker.stop(timeout=0)
+                    del self._running[cid]
+            for cid, adapter in wanted.items():
+                if cid in self._running:
+                    continue
+                poller = Worker(f"poll:{cid}", partial(poll_round, self.kanal, cid),
+                                interval=adapter.poll_interval_seconds,
+                                pause=partial(_held_for, self.kanal, cid))
+                workers = [poller]
+                if adapter.watches:
+                    workers.append(Watcher(f"watch:{cid}", adapter.watch, poller.wake))
+                self._running[cid] = (adapter, workers)
+                if start and self._started:
+                    for worker in workers:
+                        worker.start()
+
+    def names(self) -> list[str]:
+        return sorted(self._running)
+
+    def worker(self, channel_id: str) -> Worker | None:
+        """The channel's poller, while it has one."""
+        running = self._running.get(channel_id)
+        return running[1][0] if running else None
+
+    def start(self) -> None:
+        with self._lock:
+            self._started = True
+            for _, workers in self._running.values():
+                for worker in workers:
+                    worker.start()
+
+    def stop(self, timeout: float = 10) -> None:
+        with self._lock:
+            self._started = False
+            running, self._running = self._running, {}
+        for _, workers in running.values():
+            for worker in workers:
+                worker.stop(timeout)
 
 
 def _held_for(kanal, channel_id: str) -> float | None:

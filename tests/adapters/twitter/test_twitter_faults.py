@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from core.models import Report
-from gateway.scheduler import build_workers, poll_job
+from gateway.scheduler import Pollers, build_workers, poll_job
 from tests.adapters.twitter.conftest import CHANNEL, START, bundle, count, drain, health
 
 
@@ -16,7 +16,8 @@ def test_a_429_storm_holds_the_x_poller_until_the_reset_while_sms_acks_go_out(
     fake = kanal.adapters["fake"]
     fake_x.limit_until(START + timedelta(minutes=10))
     fake_x.add(bundle("happy_mention.json"))
-    poller = next(w for w in build_workers(kanal, start=False) if w.name == f"poll:{CHANNEL}")
+    pollers = next(w for w in build_workers(kanal, start=False) if isinstance(w, Pollers))
+    poller = pollers.worker(CHANNEL)
     for minute in range(10):
         poll_job(kanal, CHANNEL)
         row = health(kanal)
