@@ -74,12 +74,12 @@ def all_health(conn: Connection) -> dict[str, dict]:
     out = {}
     for row in conn.execute(select(state_t)):
         out[row.channel] = {"health": row.health, "last_error": row.last_error,
-                            "last_error_at": _wib(row.last_error_at),
-                            "last_ok_at": _wib(row.last_ok_at)}
+                            "last_error_at": wib_text(row.last_error_at),
+                            "last_ok_at": wib_text(row.last_ok_at)}
     return out
 
 
-def _wib(value: datetime | None) -> str | None:
+def wib_text(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is None:  # SQLite hands back naive UTC

@@ -230,12 +230,19 @@ class Kanal:
             except Exception:
                 log.exception("closing replaced channel %s failed", adapter.channel_id)
 
-    def test_channel(self, channel_id: str) -> ConnectionTest:
-        """The adapter's live check against its provider, on the stored configuration,
-        whether or not the channel is enabled (an operator tests before enabling)."""
+    def test_channel(self, channel_id: str,
+                     pending: dict[str, Any] | None = None) -> ConnectionTest:
+        """The adapter's live check against its provider, on the stored configuration
+        with any ``pending`` settings (values typed in and not saved yet), whether or not
+        the channel is enabled (an operator tests before enabling)."""
         with self.engine.connect() as conn:
             cfg, _ = self.configurator.current(conn, channel_id)
-        status = self._build_channel(cfg.model_copy(update={"enabled": True}), check=False)
+        settings = {**cfg.settings, **(pending or {})}
+        missing = [] if pending else cfg.missing_env  # validation says what still lacks
+        status = self._build_channel(cfg.model_copy(update={
+            "enabled": True, "settings": settings, "missing_env": missing,
+            "unreadable_secrets": [k for k in cfg.unreadable_secrets
+                                   if k not in (pending or {})]}), check=False)
         if status.adapter is None:
             return ConnectionTest([Check("settings", False, status.reason)])
         try:

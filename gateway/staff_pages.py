@@ -222,7 +222,10 @@ async def admin(request: Request, account: Staff = auth.require("admin")) -> Res
 
 def install(app) -> None:
     """The staff routes and what turns the guard's exceptions into pages."""
+    from gateway import console_edit
+
     app.include_router(router)
+    app.include_router(console_edit.router)
 
     @app.exception_handler(LoginRequired)
     async def _login_required(request: Request, exc: LoginRequired):
