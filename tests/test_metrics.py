@@ -10,7 +10,7 @@ from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 from pydantic import ValidationError
 
-from core.adapter import PermanentSendError
+from core.adapter import Envelope, PermanentSendError
 from core.settings import KanalSettings
 from gateway.app import create_app
 from gateway.scheduler import poll_job
@@ -98,6 +98,20 @@ def test_counts_latencies_and_gauges_of_real_traffic(make_kanal):
         assert value(after, "kanal_poller_lag_seconds", channel="fake2") == 3690
         assert value(after, "kanal_poller_lag_seconds", channel="fake") == 3690
         assert value(after, "kanal_poller_lag_seconds", channel="jaki") is None  # pushes
+
+
+def test_keyword_requests_and_payloads_of_a_channel_that_is_off(make_kanal):
+    kanal = make_kanal()
+    kanal.adapters["fake"].push("STOP", sender="warga-5")
+    kanal.poll_channel("fake")
+    # "not-built" is configured but not running: its payload waits in the inbox
+    kanal.ingestor.ingest_many([Envelope("not-built", "n1", b'{"text": "halo"}')])
+    with TestClient(create_app(kanal=kanal), client=LOOPBACK) as client:
+        samples = scrape(client)
+    assert value(samples, "kanal_messages_received_total", channel="fake",
+                 result="other") == 1
+    assert value(samples, "kanal_messages_received_total", channel="not-built",
+                 result="pending") == 1
 
 
 def test_a_payload_waiting_for_a_retried_send_counts_as_failed(make_kanal):
