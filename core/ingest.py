@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Callable
 
@@ -19,6 +20,7 @@ from core.db import writing
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
 from core.dbguard import DatabaseHealth, DatabaseUnavailable, DbLimits
+from core.metrics import Observer
 from core.pipeline import Pipeline
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,11 @@ class Ingestor:
     """
 
     def __init__(self, engine: Engine, pipeline: Pipeline, *, max_batch: int = 256,
-                 health: DatabaseHealth | None = None, limits: DbLimits | None = None):
+                 health: DatabaseHealth | None = None, limits: DbLimits | None = None,
+                 observer: Observer | None = None):
         self.engine = engine
+        # told of every payload committed or refused (the runtime's metrics)
+        self.observer = observer or Observer()
         self.pipeline = pipeline
         self.max_batch = max_batch
         self.health = health
@@ -59,6 +64,16 @@ class Ingestor:
         self.after_inbox_commit: Callable[[list[int]], None] | None = None
 
     async def ingest(self, envelope: Envelope) -> IngestResult:
+        started = time.perf_counter()
+        try:
+            result = await self._wait(envelope)
+        except Exception:
+            self.observer.ingest_failed([envelope])
+            raise
+        self.observer.ingested([envelope], [result], time.perf_counter() - started)
+        return result
+
+    async def _wait(self, envelope: Envelope) -> IngestResult:
         if self.health is not None:
             self.health.check()
         loop = asyncio.get_running_loop()
@@ -105,7 +120,7 @@ class Ingestor:
         for i in range(0, len(batch), self.max_batch):
             chunk = batch[i:i + self.max_batch]
             try:
-                outcomes.append((chunk, self.ingest_many([e for e, _ in chunk]), None))
+                outcomes.append((chunk, self._commit([e for e, _ in chunk]), None))
             except Exception as exc:
                 log.error("ingest batch of %d failed: %s", len(chunk), exc)
                 outcomes.append((chunk, None, exc))
@@ -134,6 +149,17 @@ class Ingestor:
 
     def ingest_many(self, envelopes: list[Envelope]) -> list[IngestResult]:
         """Blocking ingestion of several payloads (pollers, tests); answers in order."""
+        started = time.perf_counter()
+        try:
+            results = self._commit(envelopes)
+        except Exception:
+            self.observer.ingest_failed(envelopes)
+            raise
+        self.observer.ingested(envelopes, results, time.perf_counter() - started)
+        return results
+
+    def _commit(self, envelopes: list[Envelope]) -> list[IngestResult]:
+        """One batch, unobserved: a request's own wait is what ``ingest`` measures."""
         with self._lock:
             results = self._process(envelopes)
         self._committed()

@@ -15,7 +15,8 @@ from core.adapter import Adapter, PermanentSendError, RetryLater
 from core.canonical import OutboundMessage
 from core.db import write_lock, writing
 from core.health import record_health
-from core.models import Message, OutboxItem, Report, utcnow
+from core.metrics import Observer
+from core.models import Message, OutboxItem, Report, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 outbox_t = OutboxItem.__table__
@@ -56,8 +57,11 @@ class Dispatcher:
         max_delay: float = 3600.0,
         lease_seconds: float = 120.0,
         jitter: Callable[[], float] = random.random,
+        observer: Observer | None = None,
     ):
         self.engine = engine
+        # told of every send tried (the runtime's metrics)
+        self.observer = observer or Observer()
         self.adapters = adapters
         self.clock = clock
         self.max_attempts = max_attempts
@@ -105,6 +109,7 @@ class Dispatcher:
                 conn.execute(update(message_t).where(message_t.c.id == row.message_id)
                              .values(delivery="failed"))
             record_health(conn, row.channel, ok=False, error=f"send: {error}", now=now)
+        self.observer.ack(row.channel, "dead" if dead else "retry")
 
     def run_once(self, limit: int = 100) -> int:
         """Send what is due; returns how many items were attempted."""
@@ -117,7 +122,8 @@ class Dispatcher:
             rows = conn.execute(
                 select(outbox_t.c.id, outbox_t.c.channel, outbox_t.c.recipient,
                        outbox_t.c.text, outbox_t.c.kind, outbox_t.c.reply_to,
-                       outbox_t.c.attempts, outbox_t.c.message_id, report_t.c.tracking_id)
+                       outbox_t.c.attempts, outbox_t.c.message_id, outbox_t.c.created_at,
+                       report_t.c.tracking_id)
                 .select_from(outbox_t.outerjoin(report_t,
                                                 report_t.c.id == outbox_t.c.report_id))
                 .where(outbox_t.c.status == "pending", outbox_t.c.next_attempt_at <= now,
@@ -160,6 +166,7 @@ class Dispatcher:
                     delivery="sent", sent_at=now,
                     external_id=result.provider_message_id if result else None))
             record_health(conn, row.channel, ok=True, now=now)
+        self.observer.ack(row.channel, "sent", (now - as_utc(row.created_at)).total_seconds())
 
 
 # delivery reports arrive out of order; a message only moves forward along this scale

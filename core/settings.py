@@ -73,6 +73,11 @@ class KanalSettings(BaseSettings):
     # how often a running process looks for channel changes made elsewhere (seconds)
     config_watch_seconds: float = Field(1.0, gt=0)
     staff_session_hours: float = 12.0
+    # GET /metrics: with a token, only "Authorization: Bearer <token>" is answered; without
+    # one, only loopback addresses and those listed in metrics_allow (comma separated
+    # addresses or CIDRs, as request.client sees them behind trusted_proxies)
+    metrics_token: str | None = None
+    metrics_allow: str = ""
 
     @field_validator("disable_plugins", mode="before")
     @classmethod
@@ -82,6 +87,14 @@ class KanalSettings(BaseSettings):
             if text.startswith("["):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
+        return value
+
+    @field_validator("metrics_allow")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        from core.metrics import allowed_networks
+
+        allowed_networks(value)  # a typo is refused at start-up, not found out at the first scrape
         return value
 
     def environment(self) -> dict[str, str]:

@@ -12,7 +12,7 @@ from fastapi.staticfiles import StaticFiles
 
 from core.dbguard import is_outage, outage_reason
 from core.settings import KanalSettings
-from gateway import apidocs, errors as error_pages, health, public, staff_pages
+from gateway import apidocs, errors as error_pages, health, metrics, public, staff_pages
 from gateway.bodylimit import BodyLimitMiddleware
 from gateway.pages import HERE
 from gateway.runtime import Kanal
@@ -84,6 +84,7 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
     error_pages.install(app)  # pages for browsers, JSON for API clients
 
     health.install(app)
+    metrics.install(app)  # GET /metrics, not in the OpenAPI schema
 
     # adapter routes first: the intake endpoints are the busiest, and routes match in order;
     # every installed adapter's, since an operator may add a channel of any while kanal runs

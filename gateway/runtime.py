@@ -29,6 +29,7 @@ from core.health import get_cursor, set_cursor
 from core.ingest import Ingestor
 from core.media import MediaFetcher
 from core.messages import OutboundTexts
+from core.metrics import Metrics
 from core.models import utcnow
 from core.outbox import Dispatcher
 from core.pipeline import Pipeline
@@ -164,6 +165,8 @@ class Kanal:
         self.ingestor = Ingestor(self.engine, self.pipeline, health=self.db_health,
                                  limits=self.db_limits)
         self.dispatcher = Dispatcher(self.engine, self.adapters, clock=clock)
+        self.metrics = Metrics(self)  # a Dispatcher or Ingestor built anew needs it too
+        self.ingestor.observer = self.dispatcher.observer = self.metrics
         self._poll_locks: dict[str, threading.Lock] = {}
         self.started_up = False
         self.media = MediaFetcher(self.engine, self.adapters, self.store,
