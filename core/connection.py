@@ -39,7 +39,7 @@ def network_reason(exc: BaseException, seconds: float | None = None) -> str:
             or "certificate verify failed" in text:
         return "its TLS certificate is not trusted"
     if any(isinstance(e, ssl.SSLError) for e in chain):
-        return "the TLS handshake failed (a plain-text port, or the wrong TLS setting?)"
+        return "the TLS handshake failed"
     if any(isinstance(e, socket.gaierror) for e in chain) or "name or service not known" in text \
             or "name resolution" in text or "nodename nor servname" in text:
         return "the host name does not resolve"

@@ -4,6 +4,7 @@ server's greeting (EHLO) and, when ``smtp_user`` is set, the SMTP login."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -12,6 +13,8 @@ from adapters.email import imap, smtp
 from adapters.email.settings import EmailSettings
 from core import connection
 from core.adapter import Check, ConnectionTest
+
+_TIMING = re.compile(r"\s*\([0-9.+ ]+secs?\)\.?$")
 
 
 def run(settings: EmailSettings) -> ConnectionTest:
@@ -26,7 +29,8 @@ def run(settings: EmailSettings) -> ConnectionTest:
 def _imap(s: EmailSettings, seconds: float) -> list[Check]:
     where = f"{s.imap_host}:{s.imap_port}"
     if not s.imap_host or not s.imap_user:
-        missing = "imap_host (KANAL_IMAP_HOST)" if not s.imap_host else "imap_user (KANAL_IMAP_USER)"
+        missing = ("imap_host (KANAL_IMAP_HOST)" if not s.imap_host
+                   else "imap_user (KANAL_IMAP_USER)")
         return [Check("IMAP login", False, f"{missing} is not set")]
     try:
         with imap.connect(s) as client:
@@ -60,8 +64,8 @@ def _smtp(s: EmailSettings, seconds: float) -> list[Check]:
     try:
         client = smtp.connect(s, timeout=seconds)
     except smtplib.SMTPResponseException as exc:
-        return [Check("SMTP server", False,
-                      f"the SMTP server at {where} answered {exc.smtp_code} {_text(exc.smtp_error)}")]
+        return [Check("SMTP server", False, f"the SMTP server at {where} answered "
+                                            f"{exc.smtp_code} {_text(exc.smtp_error)}")]
     except Exception as exc:  # socket, TLS, timeout, a server that hangs up
         return [Check("SMTP server", False,
                       connection.unreachable("the SMTP server", where, exc, seconds)
@@ -97,8 +101,8 @@ def _tls_hint(exc: Exception, setting: str, value: str) -> str:
 
 
 def _text(value: object) -> str:
-    if isinstance(value, bytes):
-        return value.decode(errors="replace")
-    if isinstance(value, Exception) and value.args and isinstance(value.args[0], bytes):
-        return value.args[0].decode(errors="replace")
-    return str(value)
+    """A server's answer as text, without Dovecot's timing tail ("(0.004 + 0.000 secs).")."""
+    if isinstance(value, Exception) and value.args:
+        value = value.args[0]
+    text = value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+    return _TIMING.sub("", text).rstrip(".")

@@ -40,6 +40,9 @@ CASES = [
          checks=(("IMAP login", False, "connection was refused"), SMTP_OK)),
     Case("imap_tls_on_a_plain_port", settings={"imap_tls": "ssl"},
          checks=(("IMAP login", False, "is imap_tls: ssl right for that port?"), SMTP_OK)),
+    Case("imap_starttls_not_offered", settings={"imap_tls": "starttls"},
+         checks=(("IMAP login", False, "does not support STARTTLS capability; check imap_tls"),
+                 SMTP_OK)),
     Case("wrong_smtp_host", settings={"smtp_host": "smtp.kanal.invalid"},
          checks=(*IMAP_OK, ("SMTP server", False, "cannot reach the SMTP server at "
                                                    "smtp.kanal.invalid:"))),

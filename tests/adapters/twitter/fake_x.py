@@ -1,7 +1,8 @@
 """A local stand-in for the X API v2 over real HTTP on 127.0.0.1.
 
 It answers ``GET /2/users/<id>`` (bearer token) and ``GET /2/users/me`` (OAuth 1.0a: the
-consumer key and access token are compared, not the signature), ``GET /2/users/<id>/mentions`` (``since_id``, pages of ``page_size`` with
+consumer key and access token are compared, not the signature),
+``GET /2/users/<id>/mentions`` (``since_id``, pages of ``page_size`` with
 ``next_token``, the ``includes`` of https://docs.x.com/x-api/posts/get-mentions) and
 ``POST /2/tweets``, and serves photos under ``/media/``. ``limit_until(t)`` answers 429
 with ``x-rate-limit-reset`` while the test clock is before ``t``; ``fail(status)`` queues
