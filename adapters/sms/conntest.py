@@ -21,7 +21,16 @@ REFUSED = ("Twilio refused the Account SID / auth token: copy them again from th
 def run(settings: SmsSettings, http_client: HttpClient | None = None) -> ConnectionTest:
     seconds = connection.timeout(settings.timeout_seconds)
     limited = settings.model_copy(update={"timeout_seconds": seconds})
-    client = build_client(limited, http_client or ThreadSafeHttpClient(seconds))
+    own = ThreadSafeHttpClient(seconds) if http_client is None else None
+    client = build_client(limited, http_client or own)
+    try:
+        return _run(client, settings, seconds)
+    finally:
+        if own is not None and own.session is not None:
+            own.session.close()
+
+
+def _run(client, settings: SmsSettings, seconds: float) -> ConnectionTest:
     host = urlsplit(settings.api_base).netloc
     secrets = (settings.auth_token,)
     try:
