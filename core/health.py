@@ -68,6 +68,16 @@ def record_credentials(conn: Connection, channel: str, error: str,
     record_health(conn, channel, ok=False, error=f"credentials: {error}"[:2000], now=now)
 
 
+def record_credential_expiry(conn: Connection, channel: str, expires_at: datetime | None,
+                             now: datetime | None = None) -> None:
+    """When the provider says the channel's credentials stop working, as it last said it
+    (Meta's debug_token); None: they do not expire."""
+    now = now or utcnow()
+    _ensure(conn, channel, now)
+    conn.execute(update(state_t).where(state_t.c.channel == channel)
+                 .values(credential_expires_at=expires_at, updated_at=now))
+
+
 def all_health(conn: Connection) -> dict[str, dict]:
     """Every channel's health as last recorded: ``health``, ``last_error`` and the times,
     in WIB (``"08:10 WIB, 01-12-2026"``)."""

@@ -27,3 +27,26 @@ def drain(kanal) -> int:
     while (n := kanal.dispatcher.run_once()) > 0:
         total += n
     return total
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound once, then released)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def variant(adapter, **settings):
+    """Another instance of ``adapter``'s class on the same channel, with some settings
+    changed (a wrong token, a closed port): what ``test_connection`` sees after an edit."""
+    changed = adapter.settings.model_copy(update=settings)
+    return type(adapter)(adapter.channel, adapter.official, changed, adapter.runtime)
+
+
+def assert_no_secret(result, *secrets: str) -> None:
+    """No secret in any detail of a ConnectionTest."""
+    text = repr(result.as_dict())
+    for secret in secrets:
+        assert secret not in text, f"a secret leaked into {text}"

@@ -26,7 +26,8 @@ from adapters.email.parse import (
 )
 from adapters.email.settings import EmailSettings
 from core.adapter import (
-    Adapter, Envelope, InboxRecord, NormalizeError, Notice, NotReady, PermanentSendError,
+    Adapter, ConnectionTest, Envelope, InboxRecord, NormalizeError, Notice, NotReady,
+    PermanentSendError,
 )
 from core.canonical import InboundMessage, OutboundMessage, Sender, SendResult
 from core.hookspecs import hookimpl
@@ -71,6 +72,12 @@ class EmailAdapter(Adapter):
             return NotReady("setting_missing_no_ack", setting="smtp_host",
                             env="KANAL_SMTP_HOST")
         return None
+
+    def test_connection(self) -> ConnectionTest:
+        """IMAP login and mailbox, SMTP greeting and login: one check each."""
+        from adapters.email import conntest
+
+        return conntest.run(self.settings)
 
     # -- receive -----------------------------------------------------------------------
 

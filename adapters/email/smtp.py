@@ -93,20 +93,32 @@ def _permanent(code: int) -> bool:
     return 500 <= code < 600 and code not in (530, 534, 535, 538)
 
 
+def connect(settings: EmailSettings, timeout: float | None = None) -> smtplib.SMTP:
+    """A connection to the SMTP server, greeted (EHLO) and over TLS as ``smtp_tls`` says,
+    not yet logged in."""
+    host, port = settings.smtp_host or "", settings.smtp_port
+    timeout = timeout or settings.timeout_seconds
+    context = settings.ssl_context() if settings.smtp_tls != "none" else None
+    if settings.smtp_tls == "ssl":
+        client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
+    else:
+        client = smtplib.SMTP(host, port, timeout=timeout)
+    try:
+        if settings.smtp_tls == "starttls":
+            client.starttls(context=context)
+        client.ehlo()
+    except BaseException:
+        client.close()
+        raise
+    return client
+
+
 def deliver(settings: EmailSettings, mail: EmailMessage) -> None:
     """Hand one mail to the SMTP server; raises PermanentSendError when the server
     refuses it for good, any other exception when a retry may work."""
-    host, port, timeout = settings.smtp_host or "", settings.smtp_port, settings.timeout_seconds
-    context = settings.ssl_context() if settings.smtp_tls != "none" else None
+    host, port = settings.smtp_host or "", settings.smtp_port
     try:
-        if settings.smtp_tls == "ssl":
-            client = smtplib.SMTP_SSL(host, port, timeout=timeout, context=context)
-        else:
-            client = smtplib.SMTP(host, port, timeout=timeout)
-        with client:
-            if settings.smtp_tls == "starttls":
-                client.starttls(context=context)
-                client.ehlo()
+        with connect(settings) as client:
             if settings.smtp_user:
                 client.login(settings.smtp_user, settings.smtp_password or "")
             client.send_message(mail, from_addr=settings.address)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from adapters.facebook.settings import MetaSettings
-from core.adapter import Adapter, InboxRecord
+from core.adapter import Adapter, ConnectionTest, InboxRecord
 from core.canonical import InboundMessage, MediaRef, OutboundMessage, SendResult
 from core.hookspecs import hookimpl
 
@@ -74,14 +74,30 @@ class MetaAdapter(Adapter):
             return inbound.verify(self, request)
         return await inbound.receive(self, request)
 
-    def poll(self, cursor: str | None) -> None:
-        from adapters.facebook.token import check_token
-
+    def now(self) -> datetime:
         clock = getattr(self.runtime, "clock", None)
-        expires = check_token(self.graph, clock() if clock else datetime.now(UTC))
+        return clock() if clock else datetime.now(UTC)
+
+    def poll(self, cursor: str | None) -> None:
+        from adapters.facebook.token import judge, read_token
+        from core.db import writing
+        from core.health import record_credential_expiry
+
+        now = self.now()
+        info = read_token(self.graph)
+        if info.valid:  # before judging: an expiry within the week is shown too
+            with writing(self.runtime.engine) as conn:
+                record_credential_expiry(conn, self.channel_id, info.expires_at, now=now)
+        expires = judge(info, now)
         log.info("channel %s: page token valid, %s", self.channel_id,
                  f"expires {expires:%Y-%m-%d}" if expires else "does not expire")
         return None
+
+    def test_connection(self) -> ConnectionTest:
+        """debug_token: valid, a page token, the permissions kanal needs, the expiry."""
+        from adapters.facebook import conntest
+
+        return conntest.run(self.settings, self.transport, now=self.now())
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
         from adapters.facebook.inbound import to_message

@@ -14,7 +14,7 @@ from adapters.sms.payloads import (
 )
 from adapters.sms.settings import SmsSettings
 from core.db import writing
-from core.adapter import Adapter, InboxRecord, NormalizeError
+from core.adapter import Adapter, ConnectionTest, InboxRecord, NormalizeError
 from core.canonical import InboundMessage, Location, MediaRef, Sender
 from core.hookspecs import hookimpl
 from core.identity import phone_e164
@@ -115,6 +115,12 @@ class SmsAdapter(Adapter):
         if not found:
             log.info("channel %s: status %s for a message not (yet) recorded: %s",
                      self.channel_id, status.MessageStatus, status.MessageSid)
+
+    def test_connection(self) -> ConnectionTest:
+        """Fetch the account, and look the SMS number up among its numbers."""
+        from adapters.sms import conntest
+
+        return conntest.run(self.settings, self.http_client)
 
     # -- outbound ----------------------------------------------------------------------
 

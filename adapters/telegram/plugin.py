@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from adapters.telegram.settings import TelegramSettings
-from core.adapter import Adapter, Envelope, InboxRecord, NotReady
+from core.adapter import Adapter, ConnectionTest, Envelope, InboxRecord, NotReady
 from core.canonical import InboundMessage, MediaRef, OutboundMessage, SendResult
 from core.hookspecs import hookimpl
 from core.ratelimit import RateLimiter
@@ -51,6 +51,12 @@ class TelegramAdapter(Adapter):
                                         timeout=s.request_timeout_seconds)
         # "please write text" at most once per chat in 10 minutes, however many stickers
         self.notices = RateLimiter(per_minute=0.1, burst=1)
+
+    def test_connection(self) -> ConnectionTest:
+        """getMe with the token, the secret_token in webhook mode, getWebhookInfo."""
+        from adapters.telegram import conntest
+
+        return conntest.run(self)
 
     def close(self) -> None:
         """Stop the private event loop and close the Bot's HTTP clients."""

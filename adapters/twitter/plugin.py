@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from adapters.twitter.settings import TwitterSettings
-from core.adapter import Adapter, Envelope, InboxRecord
+from core.adapter import Adapter, ConnectionTest, Envelope, InboxRecord
 from core.canonical import InboundMessage, MediaRef, OutboundMessage, SendResult
 from core.hookspecs import hookimpl
 from core.models import utcnow
@@ -55,6 +55,12 @@ class TwitterAdapter(Adapter):
             if kanal_exc is exc:
                 raise
             raise kanal_exc from exc
+
+    def test_connection(self) -> ConnectionTest:
+        """Read the account with the bearer token, and in user context when replies can."""
+        from adapters.twitter import conntest
+
+        return conntest.run(self.settings)
 
     def close(self) -> None:
         self.client.session.close()

@@ -8,6 +8,7 @@ from email import message_from_bytes, policy
 from email.message import EmailMessage
 
 from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from tests.adapters.email.dovecot import free_port
 
@@ -51,10 +52,14 @@ class Sink:
 
 
 class SmtpServer:
-    def __init__(self) -> None:
+    """``login``: the (user, password) AUTH accepts, offered without TLS; None: no AUTH."""
+
+    def __init__(self, login: tuple[str, str] | None = None) -> None:
         self.sink = Sink()
         self.host, self.port = "127.0.0.1", free_port()
-        self.controller = Controller(self.sink, hostname=self.host, port=self.port)
+        auth = {} if login is None else {"authenticator": _accepting(*login),
+                                         "auth_require_tls": False}
+        self.controller = Controller(self.sink, hostname=self.host, port=self.port, **auth)
 
     def start(self) -> SmtpServer:
         self.controller.start()
@@ -65,3 +70,11 @@ class SmtpServer:
 
     def clear(self) -> None:
         self.sink.mails.clear()
+
+
+def _accepting(user: str, password: str):
+    def authenticator(server, session, envelope, mechanism, auth_data) -> AuthResult:
+        ok = (isinstance(auth_data, LoginPassword) and auth_data.login == user.encode()
+              and auth_data.password == password.encode())
+        return AuthResult(success=ok, handled=False)
+    return authenticator

@@ -39,7 +39,7 @@ class FakeGraph(FakeServer):
 
     def fail(self, kind: str, status: int, code: int, message: str, *,
              subcode: int | None = None, times: int = 1) -> None:
-        """``kind`` is ``messages`` or ``comments``."""
+        """``kind`` is ``messages``, ``comments`` or ``debug_token``."""
         error = {"message": message, "type": "OAuthException", "code": code,
                  "fbtrace_id": "AbCdEfGhIjK"}
         if subcode is not None:
@@ -59,6 +59,8 @@ class FakeGraph(FakeServer):
                 return 400, {"error": {"message": "Unknown path components", "code": 2500}}
             parts = path[len(prefix):].split("/")
             if method == "GET" and parts == ["debug_token"]:
+                if self.failures["debug_token"]:
+                    return self.failures["debug_token"].popleft()
                 token = query.get("input_token", "")
                 return 200, {"data": self.tokens.get(token, {
                     "app_id": "1517776481860111", "type": "PAGE", "application": "kanal",

@@ -1,6 +1,7 @@
 """A local HTTP server that speaks enough of Twilio's REST API for kanal: the Messages
-resource (with Basic auth, programmable failures) and message media behind a redirect to a
-"CDN" path, as https://www.twilio.com/docs/messaging/api describes them."""
+resource (with Basic auth, programmable failures), message media behind a redirect to a
+"CDN" path, as https://www.twilio.com/docs/messaging/api describes them, and the Account
+and IncomingPhoneNumbers resources the connection test reads."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ from tests.fakeserver import FakeServer
 API = "/2010-04-01/Accounts/"
 _MESSAGES = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages\.json$")
 _MEDIA = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/Messages/(?P<mm>\w+)/Media/(?P<me>\w+)$")
+_ACCOUNT = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)\.json$")
+_NUMBERS = re.compile(r"^/2010-04-01/Accounts/(?P<sid>AC\w+)/IncomingPhoneNumbers\.json$")
 _CDN = re.compile(r"^/cdn/(?P<me>\w+)$")
 
 # a JPEG as far as any sniffer is concerned: SOI, a JFIF APP0 segment, EOI
@@ -53,6 +56,9 @@ class FakeTwilio(FakeServer):
         # media sid -> (bytes, content type, host redirected to, or None to answer directly)
         self.media: dict[str, tuple[bytes, str, str | None]] = {}
         self.media_failures = 0
+        # the Account resource's status and type, and the account's own numbers
+        self.account_status, self.account_type = "active", "Full"
+        self.numbers: set[str] = set()
         super().__init__(_handler(self), "fake-twilio")
 
     @property
@@ -100,6 +106,28 @@ def _message_resource(fake: FakeTwilio, form: dict[str, str], message_sid: str) 
         "status": "queued", "subresource_uris": {"media": f"{uri}/Media.json"},
         "to": form.get("To"), "uri": f"{uri}.json",
     }
+
+
+def _account_resource(fake: FakeTwilio) -> dict:
+    uri = f"{API}{fake.account_sid}"
+    return {"sid": fake.account_sid, "friendly_name": "Pemprov DKI Jakarta",
+            "status": fake.account_status, "type": fake.account_type,
+            "owner_account_sid": fake.account_sid, "auth_token": fake.auth_token,
+            "date_created": "Mon, 02 Nov 2026 03:00:00 +0000", "uri": f"{uri}.json",
+            "subresource_uris": {"incoming_phone_numbers": f"{uri}/IncomingPhoneNumbers.json"}}
+
+
+def _numbers_page(fake: FakeTwilio, query: str) -> dict:
+    wanted = dict(parse_qsl(query)).get("PhoneNumber")
+    numbers = sorted(n for n in fake.numbers if wanted is None or n == wanted)
+    uri = f"{API}{fake.account_sid}/IncomingPhoneNumbers.json"
+    return {"incoming_phone_numbers": [
+                {"sid": sid("PN"), "account_sid": fake.account_sid, "phone_number": n,
+                 "friendly_name": n, "sms_url": "", "uri": f"{uri[:-5]}/PN.json"}
+                for n in numbers],
+            "first_page_uri": uri, "next_page_uri": None, "previous_page_uri": None,
+            "page": 0, "page_size": 50, "start": 0, "end": max(0, len(numbers) - 1),
+            "uri": uri}
 
 
 def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
@@ -152,6 +180,12 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             got = self._record()
+            if (account := _ACCOUNT.match(got.path) or _NUMBERS.match(got.path)) is not None:
+                if not got.authorized or account["sid"] != fake.account_sid:
+                    return self._json(401, _error(401, 20003, "Authenticate"))
+                if got.path.endswith("/IncomingPhoneNumbers.json"):
+                    return self._json(200, _numbers_page(fake, urlsplit(self.path).query))
+                return self._json(200, _account_resource(fake))
             if media := _MEDIA.match(got.path):
                 if not got.authorized:
                     return self._json(401, _error(401, 20003, "Authenticate"))

@@ -1,6 +1,7 @@
 """A local fake of the Telegram Bot API over real HTTP on 127.0.0.1.
 
-It answers ``/bot<token>/<method>`` (getMe, sendMessage, getFile, getUpdates) and serves
+It answers ``/bot<token>/<method>`` (getMe, sendMessage, getFile, getUpdates,
+getWebhookInfo: ``webhook`` is its answer) and serves
 files under ``/file/bot<token>/<path>``, in the shapes of https://core.telegram.org/bots/api.
 ``fail(method, ...)`` queues failures, answered before the method's normal reply.
 """
@@ -41,6 +42,8 @@ class FakeBotAPI(FakeServer):
         self.downloads: list[str] = []
         self.failures: dict[str, deque[Failure]] = defaultdict(deque)
         self._next_message_id = 500
+        self.webhook: dict[str, Any] = {"url": "", "has_custom_certificate": False,
+                                        "pending_update_count": 0}
         super().__init__(_handler(self), "fake-bot-api")
 
     # -- programming it ----------------------------------------------------------------
@@ -79,6 +82,9 @@ class FakeBotAPI(FakeServer):
 
     def _m_getMe(self, params):
         return BOT_USER
+
+    def _m_getWebhookInfo(self, params):
+        return self.webhook
 
     def _m_sendMessage(self, params):
         self._next_message_id += 1

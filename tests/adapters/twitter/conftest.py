@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from core.health import get_health
-from tests.adapters.twitter.fake_x import ACCOUNT_ID, FakeX
+from tests.adapters.twitter.fake_x import ACCESS_TOKEN, ACCOUNT_ID, BEARER, CONSUMER_KEY, FakeX
 from tests.conftest import TEST_ENV
 from tests.clock import Clock
 from tests.helpers import count, drain, fill  # noqa: F401 (used by the tests)
@@ -38,11 +38,12 @@ def channels_file(tmp_path: Path, **settings) -> Path:
 
 def x_env(api: FakeX, *, replies: bool = True) -> dict[str, str]:
     env = {**TEST_ENV, "KANAL_TWITTER_DKI_USER_ID": ACCOUNT_ID,
-           "KANAL_TWITTER_DKI_BEARER_TOKEN": "AAAAAAAAAAAAAAAAAAAAA-test-bearer",
+           "KANAL_TWITTER_DKI_BEARER_TOKEN": BEARER,
            "KANAL_TWITTER_API_BASE": api.base_url, "KANAL_TWITTER_POLL_SECONDS": "30"}
     if replies:
-        env |= {"KANAL_TWITTER_CONSUMER_KEY": "ck-test", "KANAL_TWITTER_CONSUMER_SECRET": "cs-test",
-                "KANAL_TWITTER_DKI_ACCESS_TOKEN": "1700000000000000001-at-test",
+        env |= {"KANAL_TWITTER_CONSUMER_KEY": CONSUMER_KEY,
+                "KANAL_TWITTER_CONSUMER_SECRET": "cs-test",
+                "KANAL_TWITTER_DKI_ACCESS_TOKEN": ACCESS_TOKEN,
                 "KANAL_TWITTER_DKI_ACCESS_TOKEN_SECRET": "ats-test"}
     return env
 

@@ -1,6 +1,8 @@
 """A local stand-in for the X API v2 over real HTTP on 127.0.0.1.
 
-It answers ``GET /2/users/<id>/mentions`` (``since_id``, pages of ``page_size`` with
+It answers ``GET /2/users/<id>`` (bearer token) and ``GET /2/users/me`` (OAuth 1.0a: the
+consumer key and access token are compared, not the signature),
+``GET /2/users/<id>/mentions`` (``since_id``, pages of ``page_size`` with
 ``next_token``, the ``includes`` of https://docs.x.com/x-api/posts/get-mentions) and
 ``POST /2/tweets``, and serves photos under ``/media/``. ``limit_until(t)`` answers 429
 with ``x-rate-limit-reset`` while the test clock is before ``t``; ``fail(status)`` queues
@@ -18,6 +20,10 @@ from urllib.parse import parse_qs, urlsplit
 from tests.fakeserver import FakeServer
 
 ACCOUNT_ID = "1700000000000000001"
+BEARER = "AAAAAAAAAAAAAAAAAAAAA-test-bearer"
+CONSUMER_KEY = "ck-test"
+ACCESS_TOKEN = "1700000000000000001-at-test"
+ACCOUNT = {"id": ACCOUNT_ID, "name": "Pemprov DKI Jakarta", "username": "DKIJakarta"}
 
 
 class FakeX(FakeServer):
@@ -37,6 +43,9 @@ class FakeX(FakeServer):
         # [requests left, reset]: the mentions window, told in x-rate-limit-* headers
         self.mention_window: list | None = None
         self.page_size = 100
+        # the account each credential reads: GET /2/users/<id> and GET /2/users/me
+        self.users: dict[str, dict[str, str]] = {ACCOUNT_ID: ACCOUNT}
+        self.me: dict[str, str] = ACCOUNT
         self._next_id = 1800000000000000000
         super().__init__(_handler(self), "fake-x")
 
@@ -119,8 +128,25 @@ class FakeX(FakeServer):
         return 201, {"data": {"id": tweet_id, "text": body.get("text", ""),
                               "edit_history_tweet_ids": [tweet_id]}}, {}
 
+    def user(self, user_id: str, authorization: str) -> tuple[int, dict, dict]:
+        if user_id == "me":
+            if f'oauth_consumer_key="{CONSUMER_KEY}"' not in authorization \
+                    or f'oauth_token="{ACCESS_TOKEN}"' not in authorization:
+                return _unauthorized()
+            return 200, {"data": self.me}, {}
+        if authorization != f"Bearer {BEARER}":
+            return _unauthorized()
+        if user_id not in self.users:
+            return 200, {"errors": [{"value": user_id, "detail": "Could not find user with "
+                                     f"id: [{user_id}].", "title": "Not Found Error",
+                                     "resource_type": "user", "parameter": "id",
+                                     "resource_id": user_id,
+                                     "type": "https://api.twitter.com/2/problems/"
+                                             "resource-not-found"}]}, {}
+        return 200, {"data": self.users[user_id]}, {}
+
     def answer(self, method: str, path: str, query: dict[str, str],
-               body: dict[str, Any]) -> tuple[int, dict, dict]:
+               body: dict[str, Any], authorization: str = "") -> tuple[int, dict, dict]:
         now = int(self.clock().timestamp())
         if self.limited_until is not None and now < int(self.limited_until.timestamp()):
             reset = str(int(self.limited_until.timestamp()))
@@ -134,6 +160,8 @@ class FakeX(FakeServer):
                             "type": "about:blank", "status": status,
                             "detail": "Unauthorized" if status == 401 else "Forbidden"}, {}
         parts = path.strip("/").split("/")
+        if method == "GET" and len(parts) == 3 and parts[:2] == ["2", "users"]:
+            return self.user(parts[2], authorization)
         if method == "GET" and len(parts) == 4 and parts[:2] == ["2", "users"] \
                 and parts[3] == "mentions":
             return self.mentions(parts[2], query)
@@ -149,6 +177,11 @@ class FakeX(FakeServer):
                                   "dm_event_id": str(self._next_id)}}, {}
         return 404, {"title": "Not Found Error", "status": 404, "type": "about:blank",
                      "detail": f"no route {path}"}, {}
+
+
+def _unauthorized() -> tuple[int, dict, dict]:
+    return 401, {"title": "Unauthorized", "type": "about:blank", "status": 401,
+                 "detail": "Unauthorized"}, {}
 
 
 def _handler(api: FakeX) -> type[BaseHTTPRequestHandler]:
@@ -181,7 +214,8 @@ def _handler(api: FakeX) -> type[BaseHTTPRequestHandler]:
             api.calls.append((self.command, url.path, query,
                               {"authorization": self.headers.get("Authorization", "")}))
             body = json.loads(raw) if raw else {}
-            status, data, headers = api.answer(self.command, url.path, query, body)
+            status, data, headers = api.answer(self.command, url.path, query, body,
+                                               self.headers.get("Authorization", ""))
             self._reply(status, json.dumps(data).encode(), headers)
 
         do_GET = do_POST = _route
