@@ -1,8 +1,10 @@
 """A local fake of the Telegram Bot API over real HTTP on 127.0.0.1.
 
 It answers ``/bot<token>/<method>`` (getMe, sendMessage, getFile, getUpdates,
-getWebhookInfo: ``webhook`` is its answer) and serves
+setWebhook and getWebhookInfo: ``webhook`` is its answer) and serves
 files under ``/file/bot<token>/<path>``, in the shapes of https://core.telegram.org/bots/api.
+``push(update)`` delivers an update as Telegram does to the webhook that was set: a POST
+with the ``X-Telegram-Bot-Api-Secret-Token`` header; it returns the HTTP status.
 ``fail(method, ...)`` queues failures, answered before the method's normal reply.
 """
 
@@ -85,6 +87,21 @@ class FakeBotAPI(FakeServer):
 
     def _m_getWebhookInfo(self, params):
         return self.webhook
+
+    def _m_setWebhook(self, params):
+        self.webhook = {**self.webhook, "url": params.get("url", "")}
+        self.webhook_secret = params.get("secret_token")
+        return True
+
+    def push(self, update: dict[str, Any]) -> int:
+        import httpx
+
+        headers = {"Content-Type": "application/json"}
+        if getattr(self, "webhook_secret", None):
+            headers["X-Telegram-Bot-Api-Secret-Token"] = self.webhook_secret
+        answer = httpx.post(self.webhook["url"], content=json.dumps(update), headers=headers,
+                            timeout=30)
+        return answer.status_code
 
     def _m_sendMessage(self, params):
         self._next_message_id += 1
