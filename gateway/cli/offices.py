@@ -8,7 +8,7 @@ import click
 from core import offices as core_offices
 from core.db import make_engine, writing
 from core.settings import KanalSettings
-from gateway.cli.common import pass_settings, json_option, print_json, print_table
+from gateway.cli.common import json_option, pass_settings, print_json, print_table
 from gateway.cli.serve import migrate
 
 KINDS = click.Choice(list(core_offices.KINDS))
