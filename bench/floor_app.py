@@ -54,7 +54,7 @@ def main() -> None:
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8001)
     args = p.parse_args()
-    # the same uvicorn.run options as `kanal serve` (gateway/cli.py)
+    # the same uvicorn.run options as `kanal serve` (gateway/cli/serve.py)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info", proxy_headers=True,
                 forwarded_allow_ips="127.0.0.1", access_log=False)
 

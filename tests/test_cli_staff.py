@@ -112,7 +112,7 @@ def test_a_fresh_database_is_migrated_and_gets_its_offices(tmp_path, cli_env):
 
 @pytest.mark.parametrize("args, stdin, message", [
     (["staff", "add", "ani", "--role", "boss", "--password-stdin"], PASSWORD,
-     "kanal: unknown role 'boss'; roles: admin, counter, officer, supervisor"),
+     "kanal: unknown role 'boss'; roles: admin, operator, counter, officer, supervisor"),
     (["staff", "add", "ani", "--role", "counter", "--password-stdin"], PASSWORD,
      "a counter account needs --office"),
     (["staff", "add", "ani", "--role", "counter", "--office", "kelurahan-9",
@@ -127,7 +127,7 @@ def test_a_fresh_database_is_migrated_and_gets_its_offices(tmp_path, cli_env):
     (["offices", "add", "pendopo", "--kind", "pendopo", "--name", "P"], None,
      "the office id 'pendopo' is taken"),
     (["offices", "add", "posko", "--kind", "posko", "--name", "P"], None,
-     "invalid choice: 'posko'"),
+     "Invalid value for '--kind': 'posko' is not one of 'pendopo', 'walikota',"),
 ], ids=["unknown-role", "counter-without-office", "unknown-office", "short-password",
         "no-password", "unknown-account", "bad-area", "office-taken", "unknown-kind"])
 def test_errors_exit_2_with_the_reason(cli_env, args, stdin, message):

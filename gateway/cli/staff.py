@@ -1,0 +1,118 @@
+"""``kanal staff``: the accounts of the /staff pages."""
+
+from __future__ import annotations
+
+import getpass
+import sys
+
+import click
+
+from core import reports
+from core.db import make_engine, writing
+from core.settings import KanalSettings
+from gateway.cli.common import json_option, listing, pass_settings
+from gateway.cli.offices import offices_engine
+from gateway.cli.serve import migrate
+
+password_stdin = click.option("--password-stdin", is_flag=True,
+                              help="read the password from the first line of stdin")
+
+
+def _read_password(from_stdin: bool) -> str:
+    from core.staff import StaffError
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise StaffError("no password on stdin")
+        return password
+    password = getpass.getpass("Password: ")
+    if getpass.getpass("Password again: ") != password:
+        raise StaffError("the passwords do not match")
+    return password
+
+
+def _engine(settings: KanalSettings):
+    migrate(settings)  # a fresh database answers, instead of a traceback
+    return make_engine(settings.database_url)
+
+
+@click.group(help="staff accounts for the /staff pages")
+def staff() -> None:
+    pass
+
+
+@staff.command("add", help="a staff account; asks for the password twice")
+@click.argument("username")
+@click.option("--role", required=True,
+              help="admin, operator, counter, officer or supervisor")
+@click.option("--office", help="the office of a counter account (kanal offices list)")
+@click.option("--name", help="display name")
+@password_stdin
+@pass_settings
+def staff_add(settings: KanalSettings, username: str, role: str, office: str | None,
+              name: str | None, password_stdin: bool) -> None:
+    from core import staff as core_staff
+
+    if role not in core_staff.ROLES:  # before asking for the password
+        raise core_staff.StaffError(
+            f"unknown role {role!r}; roles: {', '.join(core_staff.ROLES)}")
+    password = _read_password(password_stdin)
+    engine = offices_engine(settings)
+    with writing(engine) as conn:
+        account = core_staff.add(conn, username, password, role, office_id=office,
+                                 display_name=name)
+    at = f" at {account.office_id}" if account.office_id else ""
+    click.echo(f"added {account.role} account {account.username}{at}")
+
+
+@staff.command("list", help="accounts, roles, offices, last sign-in")
+@json_option
+@pass_settings
+def staff_list(settings: KanalSettings, as_json: bool) -> None:
+    from core import staff as core_staff
+
+    with _engine(settings).connect() as conn:
+        rows = [dict(r._mapping) for r in core_staff.list_accounts(conn)]
+    for r in rows:
+        r["last_login_at"] = reports.wib(r["last_login_at"])
+    if not as_json:
+        rows = [{**r, "active": "yes" if r["active"] else "no"} for r in rows]
+    listing(rows, ["username", "role", "office_id", "active", "last_login_at",
+                   "display_name"], as_json)
+
+
+def _set_active(settings: KanalSettings, username: str, active: bool) -> None:
+    from core import staff as core_staff
+
+    with writing(_engine(settings)) as conn:
+        core_staff.set_active(conn, username, active)
+
+
+@staff.command("disable", help="the account cannot sign in; its sessions end at once")
+@click.argument("username")
+@pass_settings
+def staff_disable(settings: KanalSettings, username: str) -> None:
+    _set_active(settings, username, False)
+    click.echo(f"disabled staff account {username}; its sessions have ended")
+
+
+@staff.command("enable", help="the account can sign in again")
+@click.argument("username")
+@pass_settings
+def staff_enable(settings: KanalSettings, username: str) -> None:
+    _set_active(settings, username, True)
+    click.echo(f"enabled staff account {username}")
+
+
+@staff.command("passwd", help="a new password; every session of the account ends")
+@click.argument("username")
+@password_stdin
+@pass_settings
+def staff_passwd(settings: KanalSettings, username: str, password_stdin: bool) -> None:
+    from core import staff as core_staff
+
+    password = _read_password(password_stdin)
+    with writing(_engine(settings)) as conn:
+        core_staff.set_password(conn, username, password)
+    click.echo(f"new password for {username}; its sessions have ended")
