@@ -40,17 +40,26 @@ class RedactingFilter(logging.Filter):
 
 
 def channel_secrets(kanal) -> list[str]:
-    """The values of every setting an adapter declares secret."""
+    """The values of every setting an adapter declares secret, of every channel (a token
+    typed into the console for a disabled channel is as secret as a running one's)."""
     values = []
     for status in kanal.channels:
-        if status.adapter is None:
-            continue
-        for name in type(status.adapter).secrets:
-            value = getattr(status.adapter.settings, name, None)
-            if isinstance(value, str):
+        cls = kanal.registry.get(status.config.adapter)
+        for name in getattr(cls, "secrets", ()):
+            value = status.config.settings.get(name)
+            if status.adapter is not None:
+                value = getattr(status.adapter.settings, name, value)
+            if isinstance(value, str) and value:
                 values.append(value)
                 values.extend(part.partition("=")[2] or part for part in value.split(","))
     return values
+
+
+def redact_channels(redactor: RedactingFilter, kanal) -> None:
+    """Add the channels' secrets to what the log filter hides (at start and after every
+    reload, so a token typed into the console never reaches a log line)."""
+    redactor.secrets = sorted({s for s in (*redactor.secrets, *channel_secrets(kanal))
+                               if len(s) >= 4}, key=len, reverse=True)
 
 
 def install(level: str, secrets: Iterable[str] = ()) -> RedactingFilter:

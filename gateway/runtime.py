@@ -156,6 +156,8 @@ class Kanal:
         self._reload_lock = threading.RLock()
         # told the ids of channels a reload rebuilt (the scheduler starts and stops pollers)
         self.on_channels_changed: Callable[[list[str]], None] | None = None
+        # the log filter of ``kanal serve``: told the secrets of every reloaded channel
+        self.redactor = None
         self.channels = [self._build_channel(c) for c in self._effective_configs()]
         self.adapters = LiveAdapters({
             c.config.id: c.adapter for c in self.channels if c.state == "ready" and c.adapter
@@ -216,6 +218,10 @@ class Kanal:
                                    if c.state == "ready" and c.adapter})
             for cid in changed:
                 self.poll_holds.clear(cid)
+            if self.redactor is not None:
+                from gateway.logs import redact_channels
+
+                redact_channels(self.redactor, self)
             log.info("channels changed: %s", ", ".join(
                 f"{c.config.id} ({c.state})" for c in channels if c.config.id in changed))
         for adapter in retired:

@@ -41,3 +41,23 @@ def test_exception_text_is_redacted_too():
 
 def test_adapter_secrets_are_collected(kanal):
     assert "test-jaki-key" in channel_secrets(kanal)
+
+
+def test_a_secret_typed_in_later_is_redacted_from_then_on(make_kanal, settings, caplog):
+    """After a reload, the log filter of ``kanal serve`` knows the new channel's token."""
+    import logging
+
+    from core.db import writing
+    from gateway.logs import redact_channels
+
+    kanal = make_kanal(settings=settings.model_copy(update={"secret_key": "k" * 32}))
+    kanal.redactor = RedactingFilter()
+    redact_channels(kanal.redactor, kanal)
+    token = "999:AAH-typed-into-the-console-xyz"
+    with writing(kanal.engine) as conn:
+        kanal.configurator.add(conn, "telegram-2", "telegram", "telegram", "admin1")
+        kanal.configurator.update(conn, "telegram-2", "admin1", secrets={"bot_token": token})
+    kanal.reload_channels()  # still disabled: its secret is hidden all the same
+    record = logging.LogRecord("kanal", logging.INFO, __file__, 1, "token %s", (token,), None)
+    kanal.redactor.filter(record)
+    assert token not in record.getMessage() and REDACTED in record.getMessage()

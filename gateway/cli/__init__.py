@@ -26,7 +26,8 @@ import sys
 
 import click
 
-from gateway.cli import bench, channels, inbox, offices, outbox, report, serve, staff
+from gateway.cli import (audit, bench, channels, inbox, offices, outbox, report, secrets,
+                         serve, staff)
 from gateway.cli.common import KanalGroup, silence_stdout
 
 
@@ -37,7 +38,8 @@ def cli() -> None:
 
 
 for command in (serve.serve, serve.db, channels.channels, inbox.inbox, outbox.outbox,
-                report.report, staff.staff, offices.offices, bench.bench):
+                report.report, staff.staff, offices.offices, secrets.secrets, audit.audit,
+                bench.bench):
     cli.add_command(command)
 
 

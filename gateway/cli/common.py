@@ -55,11 +55,12 @@ def pass_settings(fn: Callable) -> Callable:
 def user_errors() -> tuple[type[Exception], ...]:
     """Configuration and input errors: a ``kanal: reason`` line and exit 2, no traceback."""
     from core import offices
+    from core.channelconf import ChangeRefused
     from core.config import ConfigError
     from core.geo import BoundariesError
     from core.staff import StaffError
 
-    return ConfigError, BoundariesError, StaffError, offices.OfficeError
+    return ConfigError, BoundariesError, StaffError, offices.OfficeError, ChangeRefused
 
 
 class KanalGroup(click.Group):
@@ -177,3 +178,17 @@ def newest_rows(settings: KanalSettings, table, columns: list[str], time_column:
     for r in rows:
         r[time_column] = reports.wib(r[time_column])
     return rows
+
+
+def actor() -> str:
+    """Who a change made from the command line is recorded as: ``$KANAL_ACTOR``, else
+    ``cli:<the system user>``."""
+    import getpass
+
+    named = os.environ.get("KANAL_ACTOR", "").strip()
+    if named:
+        return named[:64]
+    try:
+        return f"cli:{getpass.getuser()}"[:64]
+    except (KeyError, OSError):
+        return "cli"

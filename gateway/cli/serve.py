@@ -35,14 +35,13 @@ def serve(settings: KanalSettings, host: str, port: int, access_log: bool) -> No
     import uvicorn
 
     from gateway.app import create_app
-    from gateway.logs import channel_secrets
+    from gateway.logs import redact_channels
     from gateway.runtime import Kanal
 
     migrate(settings)
     kanal = Kanal(settings)
-    redactor = state().redactor
-    redactor.secrets = sorted(set(redactor.secrets) | set(channel_secrets(kanal)),
-                              key=len, reverse=True)
+    kanal.redactor = state().redactor
+    redact_channels(kanal.redactor, kanal)
     for status in kanal.channels:
         if status.state != "ready":
             logging.getLogger("kanal").info("channel %s disabled: %s", status.config.id,
