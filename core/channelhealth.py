@@ -135,8 +135,10 @@ def channel_figures(conn: Connection, kanal, now: datetime, *,
         cid = status.config.id
         st = states.get(cid)
         adapter = status.adapter
-        kind = adapter or kanal.registry.get(status.config.adapter)  # the class when off
-        polls = bool(kind is not None and kind.polls)
+        if adapter is not None:
+            polls = adapter.polls
+        else:  # off: the class says, unless polling depends on settings (a property)
+            polls = getattr(kanal.registry.get(status.config.adapter), "polls", False) is True
         last_ok = _utc(st.last_ok_at) if st else None
         hour, day, week = windows.get(cid, (0, 0, 0))
         figures = {

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 import pytest
+import yaml
 from sqlalchemy import event, insert, update
 
 from core import channelhealth, inbox
@@ -13,6 +14,7 @@ from core.adapter import Envelope
 from core.db import writing
 from core.health import record_health, record_rate_limit
 from core.models import ChannelState, InboxItem, OutboxItem
+from tests.conftest import FIXTURES
 
 NOW = datetime(2026, 12, 1, 7, 0, tzinfo=timezone.utc)  # 14:00 WIB
 inbox_t, outbox_t, state_t = InboxItem.__table__, OutboxItem.__table__, ChannelState.__table__
@@ -75,6 +77,29 @@ def test_a_pollers_last_ok_is_its_last_successful_poll(kanal):
     fake = figures(kanal)["fake"]
     assert fake["last_ok_at"] == NOW - timedelta(seconds=2)
     assert fake["poll_lag_seconds"] == 2.0 and fake["poll_interval_seconds"] == 1.0
+
+
+def test_off_channels_last_ok_by_their_adapters_kind(make_kanal, settings, tmp_path):
+    """A channel that is off has no adapter: the class tells whether it polls, and a
+    telegram one cannot tell (its polling depends on its settings)."""
+    data = yaml.safe_load((FIXTURES / "channels.yaml").read_text())
+    data["channels"] += [
+        {"id": "tg-off", "official_channel": "telegram", "adapter": "telegram",
+         "settings": {"bot_token": "${KANAL_TELEGRAM_BOT_TOKEN}"}},
+        {"id": "fake-off", "official_channel": "test", "adapter": "fake", "enabled": False}]
+    path = tmp_path / "channels.yaml"
+    path.write_text(yaml.safe_dump(data))
+    kanal = make_kanal(settings=settings.model_copy(update={"config": path}))
+    for channel in ("tg-off", "fake-off"):
+        messages(kanal, channel, timedelta(hours=1))
+        with writing(kanal.engine) as conn:
+            record_health(conn, channel, ok=True, now=NOW - timedelta(days=2))
+    f = figures(kanal)
+    assert f["tg-off"]["last_ok_at"] == NOW - timedelta(hours=1)  # its last webhook row
+    assert f["fake-off"]["last_ok_at"] == NOW - timedelta(days=2)  # its last poll
+    assert f["fake-off"]["poll_lag_seconds"] is None  # not running: no lag
+    assert f["fake-off"]["severity"] == "warning"  # off on purpose in the file
+    assert f["tg-off"]["severity"] == "failing"  # off for want of a secret
 
 
 def test_few_grouped_queries_whatever_the_number_of_channels(kanal):
