@@ -19,7 +19,8 @@ healthy. The rules:
 - ``health_failing`` / ``health_degraded``: the stored health of a running channel, with
   its last error ("rate limited until 14:20 WIB" is degraded).
 - ``poller_lag``: a running poller last succeeded more than ``LAG_FACTOR`` × its poll
-  interval ago (failing).
+  interval ago (failing); not while its health is degraded (a provider's rate limit holds
+  it back on purpose, and says until when).
 - ``quiet``: a running channel had no message for ``QUIET_HOURS`` or more, while the last
   ``BASELINE_DAYS`` days averaged ``QUIET_MIN_RATE`` or more an hour ("no message for 3
   hours, usually 40 an hour"; warning).
@@ -60,6 +61,7 @@ TEXTS = {
     "quarantined": "{count} payloads quarantined in the last day",
 }
 FAILING, WARNING = "failing", "warning"
+_COMPOUND_LIMIT = 400  # SQLite refuses a UNION of more than 500 SELECTs
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -71,14 +73,15 @@ def _utc(value: datetime | None) -> datetime | None:
 def _last_rows(conn: Connection, channels: list[str]) -> dict[str, datetime]:
     """The newest inbox row per channel: one statement of per-channel subqueries, each
     answered from the (channel, ingested_at) index without reading the channel's rows."""
-    if not channels:
-        return {}
-    parts = [select(literal(c).label("channel"),
-                    select(func.max(inbox_t.c.ingested_at))
-                    .where(inbox_t.c.channel == c).scalar_subquery().label("at"))
-             for c in channels]
-    stmt = parts[0] if len(parts) == 1 else union_all(*parts)
-    return {c: _utc(at) for c, at in conn.execute(stmt) if at is not None}
+    out: dict[str, datetime] = {}
+    for start in range(0, len(channels), _COMPOUND_LIMIT):
+        parts = [select(literal(c).label("channel"),
+                        select(func.max(inbox_t.c.ingested_at))
+                        .where(inbox_t.c.channel == c).scalar_subquery().label("at"))
+                 for c in channels[start:start + _COMPOUND_LIMIT]]
+        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+        out.update((c, _utc(at)) for c, at in conn.execute(stmt) if at is not None)
+    return out
 
 
 def _window_counts(conn: Connection, channels: list[str], now: datetime
@@ -190,15 +193,16 @@ def problems(f: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
                               FAILING if f["health"] == "failing" else WARNING,
                               error=f["last_error"] or ""))
     lag, interval = f["poll_lag_seconds"], f["poll_interval_seconds"]
-    if running and lag is not None and lag > LAG_FACTOR * interval:
+    held = f["health"] == "degraded"  # a rate limit holds the poller back on purpose
+    if running and not held and lag is not None and lag > LAG_FACTOR * interval:
         found.append(_problem("poller_lag", FAILING, minutes=int(lag // 60),
                               interval=f"{interval:g}"))
     rate = f["messages_baseline"] / (BASELINE_DAYS * 24)
     last = f["last_message_at"]
-    if running and rate >= QUIET_MIN_RATE and (
-            last is None or now - last >= timedelta(hours=QUIET_HOURS)):
-        hours = int((now - last).total_seconds() // 3600) if last else BASELINE_DAYS * 24
-        found.append(_problem("quiet", WARNING, hours=hours, rate=round(rate)))
+    # a baseline rate means the window has rows, so there is a last message
+    if running and rate >= QUIET_MIN_RATE and now - last >= timedelta(hours=QUIET_HOURS):
+        found.append(_problem("quiet", WARNING, hours=int((now - last).total_seconds() // 3600),
+                              rate=round(rate)))
     expires = f["credential_expires_at"]
     if expires is not None and expires <= now:
         found.append(_problem("credential_expired", FAILING))

@@ -110,10 +110,22 @@ def test_few_grouped_queries_whatever_the_number_of_channels(kanal):
     assert len([s for s in statements if s.lstrip().startswith("SELECT")]) == 5, statements
 
 
-@pytest.mark.parametrize("lag,flagged", [(10, True), (2.5, False)], ids=["lagging", "fresh"])
-def test_poller_lag_over_three_intervals(kanal, lag, flagged):
+def test_the_last_message_of_more_channels_than_one_union_takes(kanal):
+    ids = [f"c{n}" for n in range(505)]  # past SQLite's limit of 500 in one UNION
+    messages(kanal, ids[-1], timedelta(minutes=1))
+    with kanal.engine.connect() as conn:
+        last = channelhealth._last_rows(conn, ids)
+    assert last == {ids[-1]: NOW - timedelta(minutes=1)}
+
+
+@pytest.mark.parametrize("lag,rate_limited,flagged", [
+    (10, False, True), (2.5, False, False), (600, True, False)],
+    ids=["lagging", "fresh", "held-by-a-rate-limit"])
+def test_poller_lag_over_three_intervals(kanal, lag, rate_limited, flagged):
     with writing(kanal.engine) as conn:
         record_health(conn, "fake", ok=True, now=NOW - timedelta(seconds=lag))
+        if rate_limited:
+            record_rate_limit(conn, "fake", NOW + timedelta(minutes=5), now=NOW)
     fake = figures(kanal)["fake"]
     assert ("poller_lag" in codes(fake)) is flagged
     if flagged:

@@ -58,6 +58,9 @@ def test_operator_sees_unhealthy_channels_first_with_why(console):
     assert "sehat" in row(text, "fake")
     assert '<a href="/staff/channels/web">' in text
     assert '<script src="/static/console.js"' in text
+    english = client.get("/staff/channels?lang=en").text
+    assert "held back: rate limited until 14:20 WIB" in row(english, "web")
+    assert "1 outbox items dead" in row(english, "jaki") and "healthy" in row(english, "fake")
 
 
 def test_the_json_has_the_same_figures(console):
