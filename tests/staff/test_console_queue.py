@@ -226,3 +226,15 @@ def test_counter_staff_are_forbidden(queue, method, path):
     _, client, _ = queue
     sign_in(client, "loket")
     assert client.request(method, path, data={}).status_code == 403
+
+
+def test_replay_waits_for_a_channel_that_is_not_running(queue):
+    kanal, client, _ = queue
+    with writing(kanal.engine) as conn:
+        [(item_id, _)] = inbox.write(conn, [Envelope("not-built", "n1", b"{}")])
+        inbox.quarantine(conn, item_id, "test")
+    sign_in(client, "oper1")
+    csrf = csrf_of(client.get(f"/staff/quarantine/{item_id}").text)
+    r = client.post(f"/staff/quarantine/{item_id}/replay", data={"csrf": csrf})
+    assert r.status_code == 409 and "sedang tidak berjalan" in r.text
+    assert status_of(kanal, item_id) == "quarantined" and actions(kanal) == []
