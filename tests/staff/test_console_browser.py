@@ -42,6 +42,8 @@ def phone(browser, site, *, javascript: bool):
 
 @pytest.mark.browser
 def test_the_health_table_refreshes_itself(browser, site, staff_kanal):
+    from playwright.sync_api import expect  # importable: the browser fixture checked
+
     context, page = phone(browser, site, javascript=True)
     errors = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -56,10 +58,8 @@ def test_the_health_table_refreshes_itself(browser, site, staff_kanal):
     with writing(staff_kanal.engine) as conn:
         record_health(conn, "web", ok=False, error="send: ConnectionError: down")
     page.clock.run_for(16_000)
-    page.wait_for_function(
-        "document.querySelector('tr[data-channel=\"web\"]').innerText.includes('gagal')")
-    assert "gagal: send: ConnectionError: down" in page.locator(
-        'tr[data-channel="web"]').inner_text()
+    expect(page.locator('tr[data-channel="web"]')).to_contain_text(
+        "gagal: send: ConnectionError: down", timeout=10_000)
     assert errors == []
     context.close()
 
