@@ -1,4 +1,5 @@
-"""The durable inbox: raw payloads in, claimed in batches, replayable."""
+"""The durable inbox: raw payloads in, claimed in batches, replayable; quarantined payloads
+replayed or discarded by staff (``replay_one``, ``discard``), each audited."""
 
 from __future__ import annotations
 
@@ -9,10 +10,12 @@ from datetime import datetime
 from sqlalchemy import Connection, Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from core import audit
 from core.adapter import Envelope, InboxRecord
 from core.canonical import IngestResult
 from core.bulk import insert_rows
 from core.dbguard import is_outage
+from core.errors import ApiError
 from core.db import allocate_ids, lookup_pairs, write_lock, writing
 from core.models import InboxItem, Report, utcnow
 from core.pipeline import Pipeline
@@ -159,3 +162,75 @@ def drain(engine: Engine, pipeline: Pipeline, *, batch_size: int = 500,
         done += len(rows)
         batches += 1
     return done
+
+
+# -- staff actions on quarantined payloads (the console's and the CLI's) -----------------
+
+
+def item(conn: Connection, item_id: int):
+    """One inbox row with its payload, or None."""
+    return conn.execute(select(inbox_t).where(inbox_t.c.id == item_id)).first()
+
+
+def quarantined(conn: Connection, *, channel: str | None = None, limit: int = 50,
+                before: int | None = None) -> list[dict]:
+    """Quarantined rows without their payloads, newest first; page on with ``before``."""
+    stmt = (select(inbox_t.c.id, inbox_t.c.channel, inbox_t.c.external_id,
+                   inbox_t.c.content_type, inbox_t.c.received_at, inbox_t.c.ingested_at,
+                   inbox_t.c.processed_at, inbox_t.c.attempts, inbox_t.c.error)
+            .where(inbox_t.c.status == "quarantined").order_by(inbox_t.c.id.desc())
+            .limit(limit))
+    if channel:
+        stmt = stmt.where(inbox_t.c.channel == channel)
+    if before is not None:
+        stmt = stmt.where(inbox_t.c.id < before)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def _quarantined_row(conn: Connection, item_id: int):
+    """The row, locked, when it is quarantined; else ApiError 404 (no such row) or 409
+    (replayed, discarded or processed meanwhile): a stale action changes nothing."""
+    write_lock(conn, "inbox_item")
+    row = conn.execute(select(inbox_t.c.id, inbox_t.c.channel, inbox_t.c.status,
+                              inbox_t.c.error).where(inbox_t.c.id == item_id)
+                       .with_for_update()).first()
+    if row is None:
+        raise ApiError(404, "not_found", f"no inbox item {item_id}")
+    if row.status != "quarantined":
+        raise ApiError(409, "not_quarantined",
+                       f"inbox item {item_id} is {row.status}, not quarantined", state=row.status)
+    return row
+
+
+def replay_one(engine: Engine, pipeline: Pipeline, item_id: int, *, actor: str,
+               now: datetime | None = None) -> IngestResult:
+    """Run a quarantined payload through the pipeline again, audited as ``replay``: it
+    becomes a report (or a follow-up), or is quarantined again with the new reason.
+    Refused (409) while its channel is not running: the row would only wait as pending."""
+    with writing(engine) as conn:
+        row = _quarantined_row(conn, item_id)
+        if row.channel not in pipeline.adapters:
+            raise ApiError(409, "channel_not_running",
+                           f"channel {row.channel} is not running", state="quarantined")
+        conn.execute(update(inbox_t).where(inbox_t.c.id == item_id)
+                     .values(status="pending", error=None))
+        audit.record(conn, actor, "replay", channel=row.channel, old=row.error,
+                     detail=f"inbox {item_id}", now=now)
+    process(engine, pipeline, ids=[item_id])
+    with engine.connect() as conn:
+        return outcomes(conn, [item_id])[item_id]
+
+
+def discard(conn: Connection, item_id: int, reason: str, *, actor: str,
+            now: datetime | None = None) -> None:
+    """Give up on a quarantined payload: status ``discarded``, the payload kept (never
+    deleted), the reason in the audit trail and on the row."""
+    reason = reason.strip()
+    if not reason:
+        raise ApiError(422, "reason_required", "a reason is required to discard a payload")
+    row = _quarantined_row(conn, item_id)
+    # the quarantine reason stays on the row; the discard's reason is in the trail
+    conn.execute(update(inbox_t).where(inbox_t.c.id == item_id).values(
+        status="discarded", processed_at=now or utcnow()))
+    audit.record(conn, actor, "discard", channel=row.channel, old=row.error, new=reason,
+                 detail=f"inbox {item_id}", now=now)

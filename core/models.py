@@ -30,6 +30,8 @@ class InboxItem(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("channel", "external_id", name="uq_inbox_channel_external_id"),
         Index("ix_inbox_status", "status", "id"),
+        # the health figures: a channel's newest row and its messages of the last hour/day
+        Index("ix_inbox_channel_time", "channel", "ingested_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     channel: str = Field(max_length=64)
@@ -38,7 +40,7 @@ class InboxItem(SQLModel, table=True):
     payload: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     received_at: Optional[datetime] = _ts(nullable=True)
     ingested_at: datetime = _ts(nullable=False)
-    # pending -> processed | quarantined
+    # pending -> processed | quarantined (-> pending on replay | discarded by staff)
     status: str = Field(default="pending", max_length=16)
     attempts: int = 0
     error: Optional[str] = None

@@ -1,5 +1,6 @@
 """The outbox dispatcher: sends queued messages through their channel's adapter, with
-retries, back-off with jitter, a per-channel rate limit and a record of every attempt."""
+retries, back-off with jitter, a per-channel rate limit and a record of every attempt;
+dead items queued again by staff (``retry_one``, audited) or the CLI (``retry``)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, select, update
 
+from core import audit
 from core.adapter import Adapter, PermanentSendError, RetryLater
 from core.canonical import OutboundMessage
 from core.db import write_lock, writing
+from core.errors import ApiError
 from core.health import record_health
 from core.metrics import Observer
 from core.models import Message, OutboxItem, Report, as_utc, utcnow
@@ -199,3 +202,37 @@ def retry(conn: Connection, ids: list[int] | None = None, now: datetime | None =
                                    next_attempt_at=now or utcnow(), last_error=None)
     stmt = stmt.where(outbox_t.c.id.in_(ids)) if ids else stmt.where(outbox_t.c.status == "dead")
     return conn.execute(stmt.where(outbox_t.c.status != "sent")).rowcount
+
+
+def troubled(conn: Connection, *, channel: str | None = None, limit: int = 50,
+             before: int | None = None) -> list[dict]:
+    """Dead items and pending ones that have failed at least once, newest first."""
+    stmt = (select(outbox_t.c.id, outbox_t.c.channel, outbox_t.c.recipient, outbox_t.c.kind,
+                   outbox_t.c.status, outbox_t.c.attempts, outbox_t.c.last_error,
+                   outbox_t.c.next_attempt_at, outbox_t.c.created_at, report_t.c.tracking_id)
+            .select_from(outbox_t.outerjoin(report_t, report_t.c.id == outbox_t.c.report_id))
+            .where((outbox_t.c.status == "dead")
+                   | ((outbox_t.c.status == "pending") & (outbox_t.c.attempts > 0)))
+            .order_by(outbox_t.c.id.desc()).limit(limit))
+    if channel:
+        stmt = stmt.where(outbox_t.c.channel == channel)
+    if before is not None:
+        stmt = stmt.where(outbox_t.c.id < before)
+    return [dict(r._mapping) for r in conn.execute(stmt)]
+
+
+def retry_one(conn: Connection, item_id: int, *, actor: str,
+              now: datetime | None = None) -> None:
+    """Queue one dead item again, audited as ``retry``; ApiError 404 for no such item,
+    409 for one that is not dead (sent, or already queued again): nothing changes."""
+    write_lock(conn, "outbox_item")
+    row = conn.execute(select(outbox_t.c.channel, outbox_t.c.status, outbox_t.c.last_error)
+                       .where(outbox_t.c.id == item_id).with_for_update()).first()
+    if row is None:
+        raise ApiError(404, "not_found", f"no outbox item {item_id}")
+    if row.status != "dead":
+        raise ApiError(409, "not_dead", f"outbox item {item_id} is {row.status}, not dead",
+                       state=row.status)
+    retry(conn, [item_id], now=now)
+    audit.record(conn, actor, "retry", channel=row.channel, old=row.last_error,
+                 detail=f"outbox {item_id}", now=now)

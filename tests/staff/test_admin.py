@@ -55,7 +55,7 @@ def test_channel_reasons_in_the_pages_language(admin_client, channel_id, indones
 
 
 def test_every_reason_code_has_a_rendering_on_the_page():
-    template = (HERE / "templates" / "_reasons.html").read_text()
+    template = (HERE / "templates" / "staff_reasons.html").read_text()
     codes = [*REASONS, *NotReady.TEXTS]
     assert [code for code in codes if f'"{code}"' not in template] == []
 
