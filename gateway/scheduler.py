@@ -186,8 +186,16 @@ class Pollers:
                     for worker in workers:
                         worker.start()
 
+    name = "pollers"
+
     def names(self) -> list[str]:
-        return sorted(self._running)
+        """The running workers' names: ``poll:<id>`` and ``watch:<id>``."""
+        with self._lock:
+            return sorted(w.name for _, workers in self._running.values() for w in workers)
+
+    def workers(self) -> list:
+        with self._lock:
+            return [w for _, workers in self._running.values() for w in workers]
 
     def worker(self, channel_id: str) -> Worker | None:
         """The channel's poller, while it has one."""

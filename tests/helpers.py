@@ -50,3 +50,13 @@ def assert_no_secret(result, *secrets: str) -> None:
     text = repr(result.as_dict())
     for secret in secrets:
         assert secret not in text, f"a secret leaked into {text}"
+
+
+def flat_workers(workers: list) -> list:
+    """``build_workers``' list with the pollers' own workers in place of ``Pollers``."""
+    from gateway.scheduler import Pollers
+
+    out = []
+    for w in workers:
+        out.extend(w.workers() if isinstance(w, Pollers) else [w])
+    return out

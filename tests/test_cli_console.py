@@ -128,3 +128,37 @@ def test_a_running_server_follows_each_change_within_5_seconds(database_url, tmp
         # a setting: the channel now wants a token from its webhook callers
         ok(env, "channels", "set", "fake", "token=geheim")
         answers(401)
+
+
+def test_status_discard_and_retry_from_the_command_line(env, make_kanal, settings):
+    from sqlalchemy import select
+
+    from core.db import writing
+    from core.models import InboxItem, OutboxItem, utcnow
+
+    ok(env, "db", "upgrade")
+    kanal_ = make_kanal()
+    fake = kanal_.adapters["fake"]
+    fake.push("", sender="warga")  # nothing to read: quarantined
+    kanal_.poll_channel("fake")
+    with kanal_.engine.connect() as conn:
+        (item,) = conn.execute(select(InboxItem.__table__.c.id)).scalars().all()
+    with writing(kanal_.engine) as conn:
+        conn.execute(OutboxItem.__table__.insert().values(
+            channel="fake", recipient="warga", text="Nomor laporan", kind="ack",
+            status="dead", attempts=8, next_attempt_at=utcnow(), created_at=utcnow()))
+    status = json.loads(ok(env, "channels", "status", "--json"))
+    fake_row = next(r for r in status if r["id"] == "fake")
+    assert fake_row["quarantined"] == 1 and fake_row["outbox"]["dead"] == 1
+    assert not fake_row["healthy"]
+    assert status.index(fake_row) < next(i for i, r in enumerate(status) if r["healthy"])
+    assert "quarantined" in ok(env, "channels", "status")
+    refused = kanal(env, "inbox", "discard", str(item), "--reason", " ")
+    assert refused.returncode == 2 and "a reason is required" in refused.stderr
+    assert "discarded" in ok(env, "inbox", "discard", str(item), "--reason", "uji kosong")
+    again = kanal(env, "inbox", "discard", str(item), "--reason", "lagi")
+    assert again.returncode == 2 and "not quarantined" in again.stderr
+    assert "queued 1" in ok(env, "outbox", "retry")
+    trail = json.loads(ok(env, "audit", "list", "--json"))
+    assert [(e["action"], e["actor"]) for e in trail] == [("retry", "sari"),
+                                                          ("discard", "sari")]

@@ -81,6 +81,32 @@ def channels_check(settings: KanalSettings, as_json: bool) -> None:
         click.echo(f"  {plugin['name']}: {', '.join(plugin['hooks'])}")
 
 
+@channels.command("status", help="health at a glance, unhealthy first and why (as "
+                  "/staff/channels)")
+@json_option
+@pass_settings
+def channels_status(settings: KanalSettings, as_json: bool) -> None:
+    from core.channelhealth import as_json as figures_json, channel_figures
+    from core.health import wib_text
+    from core.models import utcnow
+
+    kanal = _kanal(settings)
+    with kanal.engine.connect() as conn:
+        figures = channel_figures(conn, kanal, utcnow())
+    if as_json:
+        print_json([figures_json(f) for f in figures])
+        return
+    print_table([{
+        "id": f["id"], "state": f["state"], "health": f["severity"],
+        "why": "; ".join(p["text"] for p in f["problems"]),
+        "last_message": wib_text(f["last_message_at"]),
+        "1h/1d": f"{f['messages_last_hour']}/{f['messages_last_day']}",
+        "outbox p/f/d": "{pending}/{failed}/{dead}".format(**f["outbox"]),
+        "quarantined": f["quarantined"]} for f in figures],
+        ["id", "state", "health", "why", "last_message", "1h/1d", "outbox p/f/d",
+         "quarantined"])
+
+
 # -- changes: stored in the database, followed by every running kanal serve ------------
 
 

@@ -57,10 +57,12 @@ def user_errors() -> tuple[type[Exception], ...]:
     from core import offices
     from core.channelconf import ChangeRefused
     from core.config import ConfigError
+    from core.errors import ApiError
     from core.geo import BoundariesError
     from core.staff import StaffError
 
-    return ConfigError, BoundariesError, StaffError, offices.OfficeError, ChangeRefused
+    return (ConfigError, BoundariesError, StaffError, offices.OfficeError, ChangeRefused,
+            ApiError)
 
 
 class KanalGroup(click.Group):

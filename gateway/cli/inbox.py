@@ -23,7 +23,7 @@ def inbox() -> None:
 
 
 @inbox.command("list", help="the newest payloads")
-@queue_options(["pending", "processed", "quarantined"])
+@queue_options(["pending", "processed", "quarantined", "discarded"])
 @pass_settings
 def inbox_list(settings: KanalSettings, status, channel, limit: int, as_json: bool) -> None:
     listing(newest_rows(settings, InboxItem, COLUMNS, "ingested_at", status=status,
@@ -41,6 +41,9 @@ def inbox_replay(settings: KanalSettings, quarantined: bool, ids: tuple[int, ...
                  channel: str | None) -> None:
     from gateway.runtime import Kanal
 
+    from core import audit
+    from gateway.cli.common import actor
+
     kanal = Kanal(settings)
     t = InboxItem.__table__
     if quarantined or ids:
@@ -50,7 +53,11 @@ def inbox_replay(settings: KanalSettings, quarantined: bool, ids: tuple[int, ...
         if channel:
             stmt = stmt.where(t.c.channel == channel)
         with writing(kanal.engine) as conn:
-            conn.execute(stmt)
+            again = conn.execute(stmt).rowcount
+            if again:
+                audit.record(conn, actor(), "replay", channel=channel,
+                             detail=f"{again} quarantined inbox payload(s)"
+                             + (f": {', '.join(map(str, ids))}" if ids else ""))
     done = kanal.ingestor.run(lambda: _drain(kanal))
     with kanal.engine.connect() as conn:
         left = conn.execute(select(t.c.status, t.c.id).where(
@@ -79,3 +86,21 @@ def _drain(kanal) -> int:
             done += batch
             progress.update(task, completed=done, total=max(total, done))
     return done
+
+
+@inbox.command("discard", help="give up on a quarantined payload, with a reason (it is kept, "
+                               "never deleted)")
+@click.argument("item_id", type=int)
+@click.option("--reason", required=True, help="why (kept in the audit trail)")
+@pass_settings
+def inbox_discard(settings: KanalSettings, item_id: int, reason: str) -> None:
+    from core.db import make_engine
+    from gateway.cli.common import actor
+
+    engine = make_engine(settings.database_url)
+    try:
+        with writing(engine) as conn:
+            core_inbox.discard(conn, item_id, reason, actor=actor())
+    finally:
+        engine.dispose()
+    click.echo(f"inbox item {item_id} discarded")

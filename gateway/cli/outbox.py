@@ -32,9 +32,14 @@ def outbox_list(settings: KanalSettings, status, channel, limit: int, as_json: b
               help="retry this item (default: every dead item)")
 @pass_settings
 def outbox_retry(settings: KanalSettings, ids: tuple[int, ...]) -> None:
+    from core import audit
     from core.outbox import retry
+    from gateway.cli.common import actor
 
     engine = make_engine(settings.database_url)
     with writing(engine) as conn:
         count = retry(conn, list(ids) or None)
+        if count:
+            audit.record(conn, actor(), "retry", detail=f"{count} outbox item(s)"
+                         + (f": {', '.join(map(str, ids))}" if ids else ""))
     click.echo(f"queued {count} outbox item(s) again")

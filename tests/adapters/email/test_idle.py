@@ -9,6 +9,7 @@ import pytest
 
 from core.models import InboxItem, Report
 from gateway.scheduler import build_workers
+from tests.helpers import flat_workers
 from tests.adapters.email.test_imap import count, mail
 
 # so long that only IDLE can explain a report arriving in time
@@ -35,7 +36,7 @@ def running(email_kanal_factory):
         assert kanal.channel("email").state == "ready"
         workers = build_workers(kanal)
         started.append(workers)
-        names = [w.name for w in workers]
+        names = [w.name for w in flat_workers(workers)]
         assert "poll:email" in names and "watch:email" in names
         return kanal
 
@@ -84,5 +85,5 @@ def test_watcher_reconnects_after_an_outage_and_ingests_everything_once(running,
 
 def test_without_idle_there_is_no_watcher(email_kanal_factory):
     kanal = email_kanal_factory(idle=False)
-    names = [w.name for w in build_workers(kanal, start=False)]
+    names = [w.name for w in flat_workers(build_workers(kanal, start=False))]
     assert "poll:email" in names and "watch:email" not in names

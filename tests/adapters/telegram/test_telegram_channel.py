@@ -14,6 +14,7 @@ from core.models import InboxItem, MediaJob, OutboxItem, Report
 from gateway.logs import channel_secrets
 from gateway.scheduler import build_workers
 from tests.adapters.telegram.conftest import GOOD, SECRET, TOKEN, count, drain, update_bytes
+from tests.helpers import flat_workers
 
 PHOTO = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + \
     bytes(range(256)) * 8 + b"\xff\xd9"
@@ -51,8 +52,9 @@ def test_a_crash_before_the_cursor_is_stored_repeats_the_poll_without_doubling(
 def test_only_polling_channels_get_a_poller(telegram_kanal):
     webhook, polling = telegram_kanal(mode="webhook"), telegram_kanal(mode="polling")
     assert webhook.adapters["telegram"].polls is False
-    assert [w.name for w in build_workers(webhook, start=False)] == ["dispatch", "media"]
-    pollers = {w.name: w for w in build_workers(polling, start=False)}
+    assert [w.name for w in flat_workers(build_workers(webhook, start=False))] == [
+        "dispatch", "media"]
+    pollers = {w.name: w for w in flat_workers(build_workers(polling, start=False))}
     assert set(pollers) == {"dispatch", "media", "poll:telegram"}
     assert pollers["poll:telegram"].interval == 2
 
