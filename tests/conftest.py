@@ -139,3 +139,12 @@ def fake(kanal):
 @pytest.fixture
 def jaki_auth() -> dict[str, str]:
     return {"Authorization": f"Bearer {JAKI_KEY}"}
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Real headless Chromium, one per test module (``tests.browser``)."""
+    from tests.browser import launch
+
+    with launch() as b:
+        yield b

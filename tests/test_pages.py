@@ -13,17 +13,11 @@ from babel.messages.pofile import read_po
 from core import tracking
 from gateway.app import create_app
 from tests.adapters.web.helpers import png
-from tests.browser import launch, live_server
+from tests.browser import live_server
 
 REPO = Path(__file__).resolve().parents[1]
 PO = REPO / "gateway/locale/en/LC_MESSAGES/kanal.po"
 PLACEHOLDER = re.compile(r"%\(\w+\)s")
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch() as b:
-        yield b
 
 
 @pytest.fixture

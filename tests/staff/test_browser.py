@@ -14,18 +14,12 @@ import pytest
 from core import tracking
 from gateway.app import create_app
 from tests.adapters.web.helpers import png
-from tests.browser import launch, live_server
+from tests.browser import live_server
 from tests.staff.conftest import PASSWORD
 
 REPO = Path(__file__).resolve().parents[2]
 # screenshots kept after the run (CI prints where)
 ARTIFACTS = Path(os.environ.get("KANAL_TEST_ARTIFACTS", REPO / "test-artifacts"))
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch() as b:
-        yield b
 
 
 @pytest.fixture

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import time
-
 import httpx
 import pytest
 
@@ -16,7 +14,8 @@ from core import tracking
 from gateway.app import create_app
 from tests.adapters.telegram.fakebotapi import FakeBotAPI
 from tests.adapters.telegram.conftest import TESTDATA
-from tests.browser import launch, live_server
+from tests.browser import live_server
+from tests.serving import wait_for
 from tests.staff.test_browser import sign_in
 
 TOKEN = "7000000002:AAH-second-bot_0123456789abcdefghij"
@@ -37,16 +36,6 @@ def bot_api():
     api.stop()
 
 
-def wait_for(predicate, seconds: float = 15.0):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError("timed out")
-
-
 def update(n: int) -> dict:
     data = json.loads((TESTDATA / "text.json").read_text())
     data["update_id"] += n
@@ -55,8 +44,9 @@ def update(n: int) -> dict:
 
 
 @pytest.mark.browser
-def test_an_operator_adds_tests_enables_and_disables_a_telegram_bot(staff_kanal, bot_api):
-    with launch() as browser, live_server(create_app(kanal=staff_kanal)) as site:
+def test_an_operator_adds_tests_enables_and_disables_a_telegram_bot(staff_kanal, bot_api,
+                                                                    browser):
+    with live_server(create_app(kanal=staff_kanal)) as site:
         context = browser.new_context(java_script_enabled=False, base_url=site,
                                       locale="id-ID", viewport={"width": 1024, "height": 900})
         page = context.new_page()
@@ -89,7 +79,7 @@ def test_an_operator_adds_tests_enables_and_disables_a_telegram_bot(staff_kanal,
         assert staff_kanal.channel("telegram-2").state == "ready"
 
         assert bot_api.push(update(1)) == 200
-        ack = wait_for(lambda: bot_api.sent)[0]
+        ack = wait_for(lambda: bot_api.sent, timeout=15, what="the ack")[0]
         tid = re.search(r"\b[0-9A-Z]{4}-[0-9A-Z]{4}-[0-9A-Z]\b", ack["text"]).group(0)
         tracking.normalize(tid)
         page.goto(f"/staff/lookup?id={tid}")

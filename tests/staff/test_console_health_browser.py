@@ -13,17 +13,11 @@ from core.adapter import Envelope
 from core.db import writing
 from core.health import record_health
 from gateway.app import create_app
-from tests.browser import launch, live_server
+from tests.browser import live_server
 from tests.staff.conftest import PASSWORD
 from tests.staff.test_browser import ARTIFACTS, sign_in
 
 PHONE = {"width": 390, "height": 844}
-
-
-@pytest.fixture(scope="module")
-def browser():
-    with launch() as b:
-        yield b
 
 
 @pytest.fixture
