@@ -41,7 +41,14 @@ def ok(env, *args, stdin: str | None = None) -> str:
 def test_add_set_a_secret_enable_export_and_the_audit_trail(env):
     assert "disabled" in ok(env, "channels", "add", "telegram-2", "--adapter", "telegram",
                             "--official", "telegram", "--name", "Bot kedua")
-    said = ok(env, "channels", "set", "telegram-2", "mode=polling",
+    # the provider (a closed port here) is asked first: nothing is kept without --force
+    refused = kanal(env, "channels", "set", "telegram-2", "mode=polling",
+                    "api_base=http://127.0.0.1:9", "--secret", "bot_token",
+                    stdin=f"{TOKEN}\n")
+    assert refused.returncode == 1 and "nothing was changed" in refused.stderr
+    assert "127.0.0.1:9" in refused.stderr and TOKEN not in refused.stderr
+    assert [e["action"] for e in json.loads(ok(env, "audit", "list", "--json"))] == ["add"]
+    said = ok(env, "channels", "set", "telegram-2", "mode=polling", "--force",
               "api_base=http://127.0.0.1:9", "--secret", "bot_token", stdin=f"{TOKEN}\n")
     assert "changed" in said and TOKEN not in said
     assert "enabled" in ok(env, "channels", "enable", "telegram-2")
@@ -62,7 +69,7 @@ def test_add_set_a_secret_enable_export_and_the_audit_trail(env):
 def test_channels_test_exits_1_with_the_reason_when_the_provider_is_out(env):
     ok(env, "channels", "add", "telegram-2", "--adapter", "telegram", "--official", "telegram")
     ok(env, "channels", "set", "telegram-2", "mode=polling", "api_base=http://127.0.0.1:9",
-       "--secret", "bot_token", stdin=f"{TOKEN}\n")
+       "--secret", "bot_token", "--force", stdin=f"{TOKEN}\n")
     out = kanal(env, "channels", "test", "telegram-2")
     assert out.returncode == 1, out.stdout + out.stderr
     assert "127.0.0.1:9" in out.stdout and "FAILED" in out.stdout

@@ -209,9 +209,11 @@ def channels_disable(settings: KanalSettings, channel_id: str) -> None:
               help="a secret setting, read from standard input")
 @click.option("--unset", "unset", multiple=True, metavar="KEY",
               help="remove the operator's value: the channels file's applies again")
+@click.option("--force", is_flag=True,
+              help="keep typed-in secrets even when the provider refuses them")
 @pass_settings
 def channels_set(settings: KanalSettings, channel_id: str, pairs: tuple[str, ...],
-                 secret_keys: tuple[str, ...], unset: tuple[str, ...]) -> None:
+                 secret_keys: tuple[str, ...], unset: tuple[str, ...], force: bool) -> None:
     from gateway.cli.common import actor
 
     values = _pairs(pairs)
@@ -219,6 +221,17 @@ def channels_set(settings: KanalSettings, channel_id: str, pairs: tuple[str, ...
         raise click.UsageError("give KEY=VALUE, --secret KEY or --unset KEY")
     secrets = _read_secrets(secret_keys)
     kanal = _changing(settings)
+    if secrets and not force:
+        # typed-in credentials are tried before they are kept, as on the console
+        pending = {k: v for k, v in {**values, **secrets}.items() if k != "name"}
+        result = kanal.test_channel(channel_id, pending)
+        if not result.ok:
+            for check in result.checks:
+                if not check.ok:
+                    click.echo(f"-- {check.name}: {check.detail}", err=True)
+            click.echo(f"kanal: the provider refused the new settings of {channel_id}; "
+                       "nothing was changed (--force keeps them anyway)", err=True)
+            click.get_current_context().exit(1)
     changed = _change(kanal, kanal.configurator.update, channel_id, actor(), values=values,
                       secrets=secrets, unset=unset)
     if not changed:
