@@ -14,8 +14,10 @@ the English ``text`` for the CLI and the JSON (pages render the code in their ow
 language). Severity ``failing`` sorts before ``warning``; a channel with no problem is
 healthy. The rules:
 
-- ``disabled``: the channel is off, with the runtime's reason (failing, unless it was
-  switched off in the channels file on purpose: then a warning).
+- ``disabled``: the channel is off, with the runtime's reason: failing when it should
+  run and cannot (invalid settings, a failed check, an unreadable secret); a warning when
+  it is off on purpose or not set up yet (switched off in the file or by an operator, its
+  secrets not set, its adapter not installed or blocked).
 - ``health_failing`` / ``health_degraded``: the stored health of a running channel, with
   its last error ("rate limited until 14:20 WIB" is degraded).
 - ``poller_lag``: a running poller last succeeded more than ``LAG_FACTOR`` × its poll
@@ -61,6 +63,9 @@ TEXTS = {
     "quarantined": "{count} payloads quarantined in the last day",
 }
 FAILING, WARNING = "failing", "warning"
+# off on purpose or not set up yet: shown, but below a channel that broke
+DELIBERATE = ("disabled_in_file", "disabled_by_operator", "missing_secret", "not_installed",
+              "blocked")
 _COMPOUND_LIMIT = 400  # SQLite refuses a UNION of more than 500 SELECTs
 
 
@@ -186,7 +191,7 @@ def problems(f: dict[str, Any], now: datetime) -> list[dict[str, Any]]:
     found = []
     running = f["state"] == "ready"
     if not running:
-        found.append(_problem("disabled", WARNING if f["reason_code"] == "disabled_in_file"
+        found.append(_problem("disabled", WARNING if f["reason_code"] in DELIBERATE
                               else FAILING, reason=f["reason"]))
     elif f["health"] in ("failing", "degraded"):
         found.append(_problem(f"health_{f['health']}",

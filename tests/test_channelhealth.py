@@ -99,7 +99,7 @@ def test_off_channels_last_ok_by_their_adapters_kind(make_kanal, settings, tmp_p
     assert f["fake-off"]["last_ok_at"] == NOW - timedelta(days=2)  # its last poll
     assert f["fake-off"]["poll_lag_seconds"] is None  # not running: no lag
     assert f["fake-off"]["severity"] == "warning"  # off on purpose in the file
-    assert f["tg-off"]["severity"] == "failing"  # off for want of a secret
+    assert f["tg-off"]["severity"] == "warning"  # not set up yet: its secret is unset
 
 
 def test_few_grouped_queries_whatever_the_number_of_channels(kanal):
@@ -137,8 +137,11 @@ def test_disabled_channel_says_why(kanal):
     assert off["problems"][0]["code"] == "disabled"
     assert off["problems"][0]["text"] == ("disabled: adapter 'lapor' is not installed "
                                           "(not built yet)")
-    assert off["severity"] == "failing"
+    assert off["severity"] == "warning"  # not built yet: nothing broke
     assert "disabled" not in codes(figures(kanal)["web"])
+    # a channel that should run and cannot is failing
+    broken = {**off, "reason_code": "invalid_settings", "reason": "invalid settings: x"}
+    assert [p["severity"] for p in channelhealth.problems(broken, NOW)] == ["failing"]
 
 
 def test_stored_health_failing_and_rate_limited(kanal):

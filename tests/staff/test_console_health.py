@@ -42,6 +42,7 @@ def test_operator_sees_unhealthy_channels_first_with_why(console):
     with writing(kanal.engine) as conn:
         record_rate_limit(conn, "web", NOW + timedelta(minutes=20), now=NOW)
         record_health(conn, "jaki", ok=True, now=NOW)
+        record_health(conn, "fake", ok=False, error="poll: provider down", now=NOW)
         conn.execute(insert(OutboxItem.__table__).values(
             channel="jaki", recipient="x", kind="ack", text="x", status="dead", attempts=8,
             next_attempt_at=NOW, created_at=NOW))
@@ -49,18 +50,20 @@ def test_operator_sees_unhealthy_channels_first_with_why(console):
     page = client.get("/staff/channels")
     assert page.status_code == 200
     text = page.text
-    # failing (not-built is off) before the warnings (jaki, web), then the healthy ones
-    assert text.index('data-channel="not-built"') < text.index('data-channel="jaki"') \
-        < text.index('data-channel="web"') < text.index('data-channel="fake"')
+    # failing (fake's polls fail) before the warnings (jaki, not-built, which is not built
+    # yet, and web), then the healthy ones
+    assert text.index('data-channel="fake"') < text.index('data-channel="jaki"') \
+        < text.index('data-channel="not-built"') < text.index('data-channel="web"') \
+        < text.index('data-channel="fake2"')
     assert "terhambat: rate limited until 14:20 WIB" in row(text, "web")
     assert "mati: adapter &#39;lapor&#39; belum terpasang" in row(text, "not-built")
     assert "1 pesan keluar gagal terkirim (dead)" in row(text, "jaki")
-    assert "sehat" in row(text, "fake")
+    assert "sehat" in row(text, "fake2")
     assert '<a href="/staff/channels/web">' in text
     assert '<script src="/static/console.js"' in text
     english = client.get("/staff/channels?lang=en").text
     assert "held back: rate limited until 14:20 WIB" in row(english, "web")
-    assert "1 outbox items dead" in row(english, "jaki") and "healthy" in row(english, "fake")
+    assert "1 outbox items dead" in row(english, "jaki") and "healthy" in row(english, "fake2")
 
 
 def test_the_json_has_the_same_figures(console):
