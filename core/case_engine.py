@@ -49,7 +49,7 @@ class SlaPolicy:
         text = read_text(path, SlaPolicyError, "SLA policy file")
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for 2026-02-30
             raise SlaPolicyError(f"{path}: invalid YAML: {exc}") from None
         return cls.from_mapping(data, source=str(path))
 
