@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
+from types import MappingProxyType
 from zoneinfo import ZoneInfo
 
 import holidays
@@ -28,14 +29,13 @@ import holidays
 WIB = ZoneInfo("Asia/Jakarta")
 HOLIDAY_CATEGORIES = ("public", "government")
 _US_PER_SECOND = 1_000_000
-_US_PER_DAY = 86_400 * _US_PER_SECOND
 _MAX_YEARS = 50  # a calendar with no working time for this long is a configuration error
 
 #: DKI Jakarta's ASN office hours: Monday to Thursday 07:30-16:00, Friday 07:30-16:30.
-DEFAULT_OFFICE_HOURS: Mapping[int, tuple[time, time]] = {
+DEFAULT_OFFICE_HOURS: Mapping[int, tuple[time, time]] = MappingProxyType({
     **{weekday: (time(7, 30), time(16, 0)) for weekday in range(4)},
     4: (time(7, 30), time(16, 30)),
-}
+})
 
 
 @lru_cache(maxsize=None)
