@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -18,7 +18,9 @@ from core.geo import (
     KECAMATAN_CODE, KELURAHAN_CODE, KOTA_CODE, Boundaries, Place, valid_coordinates,
 )
 from core.hookspecs import hookimpl
+from core.sla import SECTIONS, SlaClocks, SlaPolicyError
 from core.unit import NewReport, UnitOfWork
+from core.workcal import WorkCalendar
 
 STATUS_WAITING = "Menunggu"
 TRIAGE_QUEUE = "triage"
@@ -26,16 +28,15 @@ NOTE_TRIAGE = "Laporan menunggu verifikasi lokasi oleh petugas"
 DEFAULT_SLA_HOURS = 72.0
 
 
-class SlaPolicyError(ValueError):
-    """The SLA policy file cannot be used (missing, not YAML, wrong shape, bad hours)."""
-
-
 @dataclass(frozen=True)
 class SlaPolicy:
-    """Time a unit has to give a first response, by category id (``config/sla.yaml``)."""
+    """``config/sla.yaml``: the calendar hours by category id that set a new report's
+    ``sla_due_at`` (``default_hours``, ``categories``), and issue 12's clocks on working
+    time (first response, hop, resolution: ``core/sla.py``)."""
 
     default_due: timedelta = timedelta(hours=DEFAULT_SLA_HOURS)
     by_category: Mapping[str, timedelta] = field(default_factory=lambda: MappingProxyType({}))
+    clocks: SlaClocks = field(default_factory=SlaClocks)
 
     @classmethod
     def default(cls) -> SlaPolicy:
@@ -48,16 +49,17 @@ class SlaPolicy:
         text = read_text(path, SlaPolicyError, "SLA policy file")
         try:
             data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
+        except (yaml.YAMLError, ValueError) as exc:  # PyYAML raises ValueError for 2026-02-30
             raise SlaPolicyError(f"{path}: invalid YAML: {exc}") from None
         return cls.from_mapping(data, source=str(path))
 
     @classmethod
     def from_mapping(cls, data: Any, *, source: str = "SLA policy") -> SlaPolicy:
-        """Build from ``{"default_hours": 72, "categories": {"banjir": 24}}``."""
+        """Build from ``{"default_hours": 72, "categories": {"banjir": 24}}`` and the
+        sections of ``core.sla.SlaRules`` (each optional)."""
         if not isinstance(data, dict):
             raise SlaPolicyError(f"{source}: expected a mapping with 'default_hours'")
-        unknown = sorted(set(map(str, data)) - {"default_hours", "categories"})
+        unknown = sorted(set(map(str, data)) - {"default_hours", "categories", *SECTIONS})
         if unknown:
             raise SlaPolicyError(f"{source}: unknown key(s): {', '.join(unknown)}")
         default = _hours(data.get("default_hours", DEFAULT_SLA_HOURS), f"{source}: default_hours")
@@ -69,12 +71,30 @@ class SlaPolicy:
             if not isinstance(category, str) or not category.strip():
                 raise SlaPolicyError(f"{source}: category id {category!r} is not a string")
             overrides[category] = _hours(hours, f"{source}: categories.{category}")
-        return cls(default, MappingProxyType(overrides))
+        clocks = SlaClocks.from_mapping(
+            {key: value for key, value in data.items() if key in SECTIONS}, source=source)
+        return cls(default, MappingProxyType(overrides), clocks)
 
     def due_for(self, category: str | None) -> timedelta:
         if category is not None and category in self.by_category:
             return self.by_category[category]
         return self.default_due
+
+    def calendar(self) -> WorkCalendar:
+        """Working time (WIB office hours, holidays, the file's overrides)."""
+        return self.clocks.calendar
+
+    def first_response_due(self, created_at: datetime) -> datetime:
+        """When the kelurahan's first response is due (``first_response``)."""
+        return self.clocks.first_response_due(created_at)
+
+    def hop_due(self, handed_at: datetime) -> datetime:
+        """When a case coordinated or disposed at ``handed_at`` must move on (``hop``)."""
+        return self.clocks.hop_due(handed_at)
+
+    def resolution_due(self, category: str | None, start: datetime) -> datetime:
+        """When a case of ``category`` started at ``start`` must be resolved (``resolution``)."""
+        return self.clocks.resolution_due(category, start)
 
 
 def _hours(value: Any, where: str) -> timedelta:
