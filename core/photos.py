@@ -26,6 +26,9 @@ PUBLIC_TYPES = {"image/jpeg": "image/jpeg", "image/png": "image/png",
 # larger photos are not decoded for the public page (a decompression bomb, or a panorama)
 MAX_PIXELS = 50_000_000
 _SRGB = ImageCms.createProfile("sRGB")
+# what Pillow raises for bytes it cannot decode (not an image, truncated, a bomb, a bad header)
+UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
+              SyntaxError)
 
 
 def public_copy(data: bytes, media_type: str) -> tuple[bytes, str] | None:
@@ -51,8 +54,7 @@ def public_copy(data: bytes, media_type: str) -> tuple[bytes, str] | None:
                     upright = upright.convert("RGBA")
                 upright.save(out, "PNG", optimize=True)
             return out.getvalue(), served
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
-            SyntaxError):
+    except UNREADABLE:
         return None
 
 
