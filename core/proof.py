@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import math
 import re
-import struct
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -35,10 +34,10 @@ from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import imagehash
-from PIL import Image, ImageOps
+from PIL import Image
 
 from core.geo import valid_coordinates
-from core.photos import MAX_PIXELS, UNREADABLE
+from core.photos import MAX_PIXELS, UNREADABLE, turned_upright
 
 WIB = ZoneInfo("Asia/Jakarta")
 EXIF_IFD, GPS_IFD = 0x8769, 0x8825
@@ -54,8 +53,6 @@ EARTH_RADIUS_M = 6_371_008.8  # the mean radius (IUGG)
 _EXIF_TIME = re.compile(r"(\d{4}):(\d{2}):(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
 _EXIF_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
 _PHASH = re.compile(r"[0-9a-f]{16}")
-# what Pillow's EXIF parser raises on broken EXIF, beyond UNREADABLE (found by the fuzz test)
-_EXIF_ERRORS = UNREADABLE + (KeyError, IndexError, TypeError, struct.error)
 
 
 class Finding(str):
@@ -231,18 +228,14 @@ def _phash(image: Image.Image) -> str:
     """The hash of the pixels as they are shown: a phone stores a portrait photo sideways
     with an EXIF orientation, and a copy without EXIF has the pixels turned."""
     image.load()  # a truncated or damaged file fails here, as unreadable
-    try:
-        upright = ImageOps.exif_transpose(image)
-    except _EXIF_ERRORS:  # an orientation Pillow cannot apply: the pixels as stored
-        upright = image
-    return str(imagehash.phash(upright))
+    return str(imagehash.phash(turned_upright(image)))
 
 
 def _facts(image: Image.Image) -> ExifFacts:
     try:
         exif = image.getexif()
         sub, gps = exif.get_ifd(EXIF_IFD), exif.get_ifd(GPS_IFD)
-    except _EXIF_ERRORS:
+    except UNREADABLE:
         return ExifFacts()
     taken_at, offset_known = _taken_at(sub, exif)
     lat = _coordinate(gps.get(GPS_LAT), gps.get(GPS_LAT_REF), "N", "S", 90)
