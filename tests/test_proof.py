@@ -180,6 +180,12 @@ def test_too_many_pixels_are_not_decoded():
     assert not check.accepted and check.phash is None
 
 
+def time_elsewhere(tag: int, in_ifd0: bool = False) -> bytes:
+    data = Image.Exif()
+    (data if in_ifd0 else data.get_ifd(EXIF_IFD))[tag] = "2026:12:01 10:15:30"
+    return encode(scene(1), exif_data=data)
+
+
 def gps_without_refs() -> bytes:
     """Degrees without N/S, E/W: the sign would be a guess (Jakarta is south and east)."""
     data = Image.Exif()
@@ -198,6 +204,11 @@ READS = [
      ExifFacts(datetime(2026, 12, 1, 10, 15, 30, tzinfo=WIB), None, None, False)),
     ("unreadable_offset_is_wib", photo(taken="2026:12:01 10:15:30", offset="+25:00"),
      ExifFacts(datetime(2026, 12, 1, 10, 15, 30, tzinfo=WIB), None, None, False)),
+    ("digitized_when_no_original", time_elsewhere(0x9004),
+     ExifFacts(datetime(2026, 12, 1, 10, 15, 30, tzinfo=WIB), None, None, False)),
+    ("original_written_in_ifd0", time_elsewhere(DATETIME_ORIGINAL, in_ifd0=True),
+     ExifFacts(datetime(2026, 12, 1, 10, 15, 30, tzinfo=WIB), None, None, False)),
+    ("modified_time_is_not_taken_time", time_elsewhere(0x0132, in_ifd0=True), ExifFacts()),
     ("north_west", photo(gps=(40.7128, -74.006)), ExifFacts(None, 40.7128, -74.006)),
     ("gps_without_refs", gps_without_refs(), ExifFacts()),
     ("garbled_time", photo(taken="kemarin sore"), ExifFacts()),
