@@ -18,7 +18,7 @@ import threading
 from collections import OrderedDict
 from io import BytesIO
 
-from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageCms, UnidentifiedImageError
 
 # what the public page shows, as what it is served
 PUBLIC_TYPES = {"image/jpeg": "image/jpeg", "image/png": "image/png",
@@ -26,6 +26,15 @@ PUBLIC_TYPES = {"image/jpeg": "image/jpeg", "image/png": "image/png",
 # larger photos are not decoded for the public page (a decompression bomb, or a panorama)
 MAX_PIXELS = 50_000_000
 _SRGB = ImageCms.createProfile("sRGB")
+# what Pillow raises for bytes it cannot decode (not an image, truncated, a bomb, a bad header)
+UNREADABLE = (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
+              SyntaxError)
+ORIENTATION = 0x0112
+# how to turn stored pixels upright, by EXIF orientation (as ImageOps.exif_transpose does)
+_TURN = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180,
+         4: Image.Transpose.FLIP_TOP_BOTTOM, 5: Image.Transpose.TRANSPOSE,
+         6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+         8: Image.Transpose.ROTATE_90}
 
 
 def public_copy(data: bytes, media_type: str) -> tuple[bytes, str] | None:
@@ -38,7 +47,7 @@ def public_copy(data: bytes, media_type: str) -> tuple[bytes, str] | None:
             if image.width * image.height > MAX_PIXELS:
                 return None
             image.seek(0)  # an animated GIF shows its first frame
-            upright = _bare(_in_srgb(ImageOps.exif_transpose(image)))
+            upright = _bare(_in_srgb(turned_upright(image)))
             out = BytesIO()
             if served == "image/jpeg":
                 if upright.mode not in ("RGB", "L"):
@@ -51,9 +60,23 @@ def public_copy(data: bytes, media_type: str) -> tuple[bytes, str] | None:
                     upright = upright.convert("RGBA")
                 upright.save(out, "PNG", optimize=True)
             return out.getvalue(), served
-    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError,
-            SyntaxError):
+    except UNREADABLE:
         return None
+
+
+def turned_upright(image: Image.Image) -> Image.Image:
+    """The pixels turned as the EXIF orientation says (the image itself when upright).
+
+    Not ``ImageOps.exif_transpose``: it also writes the EXIF back without the orientation,
+    and raises TypeError on a value it cannot re-encode (a GPS longitude sent as text),
+    while here the EXIF is dropped anyway. EXIF that cannot be parsed leaves the pixels as
+    stored."""
+    try:
+        orientation = image.getexif().get(ORIENTATION)
+    except UNREADABLE:
+        return image
+    method = _TURN.get(orientation) if isinstance(orientation, int) else None
+    return image.transpose(method) if method is not None else image
 
 
 def _in_srgb(image: Image.Image) -> Image.Image:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from io import BytesIO
 
 import pytest
@@ -36,6 +37,21 @@ def test_jpeg_copy_has_no_exif_and_is_upright():
     assert dict(copy.getexif()) == {} and b"SN-0042-SECRET" not in data
     assert b"Exif" not in data and b"PhoneMaker" not in data
     assert copy.size == (20, 40)  # orientation 6 applied, then dropped
+
+
+def test_a_sideways_photo_with_an_odd_gps_value_is_still_turned_and_shown():
+    """Orientation 6 and a GPS longitude written as text: Pillow's exif_transpose raises
+    TypeError re-encoding that EXIF (a 500 on the public page before)."""
+    gps_at = 8 + 2 + 2 * 12 + 4  # the GPS IFD right after IFD0's two entries
+    block = (b"Exif\x00\x00II*\x00" + struct.pack("<IH", 8, 2)
+             + struct.pack("<HHIHH", ORIENTATION, 3, 1, 6, 0)
+             + struct.pack("<HHII", GPS_IFD, 4, 1, gps_at) + b"\x00" * 4
+             + struct.pack("<HHHI", 1, 4, 2, 4) + b"junk" + b"\x00" * 4)
+    out = BytesIO()
+    Image.new("RGB", (40, 20), (200, 30, 30)).save(out, "JPEG", exif=block)
+    data, _ = public_copy(out.getvalue(), "image/jpeg")
+    copy = Image.open(BytesIO(data))
+    assert copy.size == (20, 40) and dict(copy.getexif()) == {} and b"junk" not in data
 
 
 def test_png_text_chunks_are_dropped():
