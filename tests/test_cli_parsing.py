@@ -23,7 +23,7 @@ from tests.test_cli import REPO
 
 # every command that lists rows; each has --json, and a new one belongs here
 LISTINGS = {("channels", "list"), ("channels", "check"), ("inbox", "list"),
-            ("outbox", "list"), ("staff", "list"), ("offices", "list")}
+            ("outbox", "list"), ("staff", "list"), ("offices", "list"), ("units", "list")}
 
 
 def commands(group: click.Group, path: tuple[str, ...] = ()):
