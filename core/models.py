@@ -233,8 +233,29 @@ class Office(SQLModel, table=True):
     created_at: datetime = _ts(nullable=False)
 
 
+class Unit(SQLModel, table=True):
+    """Who works a case: a kelurahan, kecamatan or kota (from the boundaries), a dinas or
+    biro of the province, a dinas's suku dinas in one kota, the Inspektorat
+    (``core.units``). Never deleted: one that is gone from its source is inactive."""
+
+    __tablename__ = "unit"
+    id: str = Field(primary_key=True, max_length=64)
+    # kelurahan | kecamatan | kota | dinas | biro | sudin | inspektorat
+    kind: str = Field(max_length=16, index=True)
+    name: str = Field(max_length=255)
+    # kelurahan -> its kecamatan -> its kota; sudin -> its dinas (the escalation path)
+    parent_id: Optional[str] = Field(default=None, max_length=64, foreign_key="unit.id")
+    # the kota of a sudin or an area unit ("31.71")
+    kota_code: Optional[str] = Field(default=None, max_length=8)
+    # the Kemendagri code of an area unit ("31.71.01.1001")
+    area_code: Optional[str] = Field(default=None, max_length=16)
+    active: bool = True
+    created_at: datetime = _ts(nullable=False)
+
+
 class StaffAccount(SQLModel, table=True):
-    """A member of staff who signs in to /staff. Counter accounts belong to one office."""
+    """A member of staff who signs in to /staff. Counter accounts belong to one office,
+    officers to one unit."""
 
     __tablename__ = "staff_account"
     id: Optional[int] = Field(default=None, primary_key=True)
@@ -243,6 +264,7 @@ class StaffAccount(SQLModel, table=True):
     # admin | operator | counter | officer | supervisor
     role: str = Field(max_length=16)
     office_id: Optional[str] = Field(default=None, max_length=64, foreign_key="office.id")
+    unit_id: Optional[str] = Field(default=None, max_length=64, foreign_key="unit.id")
     password_hash: str = Field(max_length=255)
     active: bool = True
     created_at: datetime = _ts(nullable=False)

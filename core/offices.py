@@ -5,15 +5,14 @@ missing and never deletes, so offices added with ``kanal offices add`` stay."""
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, Row, insert, select, text, update
 
+from core.areas import is_kabupaten, kota_label, read_areas
 from core.db import writing
-from core.files import read_text
 from core.models import Office, utcnow
 
 # kind -> the official channel its counters take reports for (config/channels.yaml)
@@ -25,8 +24,6 @@ OFFICE_ID = re.compile(r"[a-z0-9][a-z0-9._-]{0,63}")
 # province 31, kota 31.71, kecamatan 31.71.01, kelurahan 31.71.01.1001
 AREA_CODE = re.compile(r"\d{2}(?:\.\d{2}(?:\.\d{2}(?:\.\d{4})?)?)?")
 PROVINCE = "31"
-_KOTA_PREFIXES = ("kota administrasi ", "kabupaten administrasi ", "kab. adm. ", "kota adm. ",
-                  "kabupaten ", "kota ")
 office_t = Office.__table__
 
 
@@ -34,61 +31,27 @@ class OfficeError(ValueError):
     """An office that cannot be added; the message says why."""
 
 
-def _text(props: dict, key: str) -> str | None:
-    value = props.get(key)
-    value = str(value).strip() if value is not None else ""
-    return value or None
-
-
 def _kota_office(code: str, name: str | None) -> dict:
-    label = name or code
-    for prefix in _KOTA_PREFIXES:
-        if label.lower().startswith(prefix):
-            label = label[len(prefix):].strip()
-            break
-    # Kemendagri numbers kabupaten 01-69 and kota 71-99 (31.01 is Kepulauan Seribu)
-    bupati = int(code[3:5]) < 70 or (name or "").lower().startswith(("kabupaten", "kab."))
+    bupati = is_kabupaten(code, name)
     return {"id": f"walikota-{code}", "kind": "walikota", "area_code": code,
-            "name": f"Kantor {'Bupati' if bupati else 'Walikota'} {label}"}
+            "name": f"Kantor {'Bupati' if bupati else 'Walikota'} {kota_label(code, name)}"}
 
 
 def offices_from_boundaries(path: str | Path) -> list[dict]:
-    """The standard offices for a kelurahan GeoJSON, in ``KINDS`` order then by code.
-
-    Kecamatan and kota codes come from the kelurahan code's prefix (as routing does); their
-    names from the ``kecamatan`` and ``kota`` properties, else the code stands in."""
-    from core.geo import KELURAHAN_CODE, BoundariesError  # numpy and shapely: only when used
-
-    path = Path(path)
-    try:
-        data = json.loads(read_text(path, BoundariesError, "boundaries file"))
-    except json.JSONDecodeError as exc:
-        raise BoundariesError(f"{path}: invalid JSON: {exc.msg} (line {exc.lineno})") from None
-    features = data.get("features") if isinstance(data, dict) else None
-    if not isinstance(features, list) or not features:
-        raise BoundariesError(f"{path}: not a GeoJSON FeatureCollection with features")
-    kelurahan: dict[str, str | None] = {}
-    kecamatan: dict[str, str | None] = {}
-    kota: dict[str, str | None] = {}
-    for i, feature in enumerate(features):
-        props = (feature.get("properties") if isinstance(feature, dict) else None) or {}
-        code = _text(props, "code") if isinstance(props, dict) else None
-        if code is None or not KELURAHAN_CODE.fullmatch(code):
-            raise BoundariesError(f"{path}: feature {i} has no kelurahan code (PP.KK.CC.DDDD)")
-        kelurahan[code] = _text(props, "name")
-        for names, key, prefix in ((kecamatan, "kecamatan", code[:8]), (kota, "kota", code[:5])):
-            if names.get(prefix) is None:
-                names[prefix] = _text(props, key)
+    """The standard offices for a kelurahan GeoJSON, in ``KINDS`` order then by code
+    (names and codes as ``core.areas.read_areas`` reads them)."""
+    areas = read_areas(path)
+    kecamatan, kelurahan = areas.kecamatan, areas.kelurahan
     return [
         {"id": "pendopo", "kind": "pendopo", "area_code": PROVINCE,
          "name": "Pendopo Balai Kota"},
-        *(_kota_office(code, kota[code]) for code in sorted(kota)),
+        *(_kota_office(code, name) for code, name in areas.kota.items()),
         {"id": "inspektorat", "kind": "inspektorat", "area_code": PROVINCE,
          "name": "Kantor Inspektorat Provinsi DKI Jakarta"},
         *({"id": f"kecamatan-{code}", "kind": "kecamatan", "area_code": code,
-           "name": f"Kantor Kecamatan {kecamatan[code] or code}"} for code in sorted(kecamatan)),
+           "name": f"Kantor Kecamatan {kecamatan[code] or code}"} for code in kecamatan),
         *({"id": f"kelurahan-{code}", "kind": "kelurahan", "area_code": code,
-           "name": f"Kantor Kelurahan {kelurahan[code] or code}"} for code in sorted(kelurahan)),
+           "name": f"Kantor Kelurahan {kelurahan[code] or code}"} for code in kelurahan),
     ]
 
 

@@ -38,6 +38,8 @@ class KanalSettings(BaseSettings):
     config: Path = Path("config/channels.yaml")
     categories: Path = Path("config/categories.yaml")
     sla_policy: Path = Path("config/sla.yaml")
+    # the dinas, biro and Inspektorat, and the category -> dinas map (core.unitsconf)
+    units: Path = Path("config/units.yaml")
     boundaries: Path | None = None
     # beyond this distance from every kelurahan a point is not routed (goes to triage)
     boundaries_max_distance_m: float = 5000.0

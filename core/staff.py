@@ -2,9 +2,10 @@
 
 Roles: ``admin`` (operations: channels, accounts), ``operator`` (watches the channels:
 health, quarantine replays, outbox retries), ``counter`` (a walk-in counter, bound to
-one office), ``officer`` and ``supervisor``. Passwords are hashed with argon2id
-(argon2-cffi's defaults, RFC 9106's second recommended profile); a hash made with older
-parameters is replaced at the next successful sign-in.
+one office), ``officer`` (works the cases of its unit, ``core.units``) and
+``supervisor`` (verifies; may belong to a unit, such as the Biro Pemerintahan). Passwords
+are hashed with argon2id (argon2-cffi's defaults, RFC 9106's second recommended profile);
+a hash made with older parameters is replaced at the next successful sign-in.
 """
 
 from __future__ import annotations
@@ -18,13 +19,15 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, insert, select, update
 
-from core.models import Office, StaffAccount, utcnow
+from core.models import Office, StaffAccount, Unit, utcnow
 
 ROLES = ("admin", "operator", "counter", "officer", "supervisor")
+UNIT_ROLES = ("officer", "supervisor")  # the roles that belong to a unit
 USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{1,63}")
 MIN_PASSWORD = 10
 account_t = StaffAccount.__table__
 office_t = Office.__table__
+unit_t = Unit.__table__
 _hasher = PasswordHasher()
 
 
@@ -50,6 +53,7 @@ class Staff:
     office_id: str | None
     display_name: str | None
     sessions_valid_from: datetime
+    unit_id: str | None
 
 
 def hash_password(password: str) -> str:
@@ -60,12 +64,15 @@ def hash_password(password: str) -> str:
 
 def _staff(row) -> Staff:
     return Staff(row.id, row.username, row.role, row.office_id, row.display_name,
-                 row.sessions_valid_from)
+                 row.sessions_valid_from, row.unit_id)
 
 
 def add(conn: Connection, username: str, password: str, role: str, *,
-        office_id: str | None = None, display_name: str | None = None,
-        now: datetime | None = None) -> Staff:
+        office_id: str | None = None, unit_id: str | None = None,
+        display_name: str | None = None, now: datetime | None = None) -> Staff:
+    """A new account. Only officers and supervisors have a unit, an active one (``kanal
+    units list``). ``kanal staff add`` requires one for an officer; here it stays
+    optional, as it is for the officer accounts made before units existed."""
     username = username.strip().lower()
     if not USERNAME.fullmatch(username):
         raise StaffError("a username is 2-64 characters: a-z, 0-9, '.', '_' or '-'")
@@ -80,12 +87,20 @@ def add(conn: Connection, username: str, password: str, role: str, *,
             raise StaffError(f"no office {office_id!r} (see kanal offices list)")
         if not office.active:
             raise StaffError(f"the office {office_id!r} is closed (not active)")
+    if unit_id is not None:
+        if role not in UNIT_ROLES:
+            raise StaffError(f"only {' and '.join(UNIT_ROLES)} accounts belong to a unit")
+        unit = conn.execute(select(unit_t.c.active).where(unit_t.c.id == unit_id)).first()
+        if unit is None:
+            raise StaffError(f"no unit {unit_id!r} (see kanal units list)")
+        if not unit.active:
+            raise StaffError(f"the unit {unit_id!r} is no longer active")
     if conn.execute(select(account_t.c.id).where(account_t.c.username == username)).first():
         raise StaffError(f"the username {username!r} is taken")
     now = now or utcnow()
     conn.execute(insert(account_t).values(
         username=username, display_name=display_name, role=role, office_id=office_id,
-        password_hash=hash_password(password), active=True, created_at=now,
+        unit_id=unit_id, password_hash=hash_password(password), active=True, created_at=now,
         sessions_valid_from=now))
     return get(conn, username)
 
@@ -145,5 +160,6 @@ def set_active(conn: Connection, username: str, active: bool,
 def list_accounts(conn: Connection) -> list:
     return conn.execute(select(
         account_t.c.username, account_t.c.display_name, account_t.c.role,
-        account_t.c.office_id, account_t.c.active, account_t.c.last_login_at,
+        account_t.c.office_id, account_t.c.unit_id, account_t.c.active,
+        account_t.c.last_login_at,
     ).order_by(account_t.c.username)).all()

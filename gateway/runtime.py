@@ -375,13 +375,16 @@ class Kanal:
         self.engine.dispose()
 
     def start_up(self) -> None:
-        """Walk-in offices from the boundaries, then every pending inbox payload. Until it
-        has run once (the database may be out at start-up) the inbox sweep runs it."""
+        """Walk-in offices and units from the boundaries (and config/units.yaml), then
+        every pending inbox payload. Until it has run once (the database may be out at
+        start-up) the inbox sweep runs it."""
         from core.offices import sync_from_settings
+        from core.units import sync_units
 
         added = sync_from_settings(self.engine, self.settings)
         if added:
             log.info("added %d walk-in offices from %s", added, self.settings.boundaries)
+        log.info("units: %s", sync_units(self.engine, self.settings))
         replayed = self.replay()
         if replayed:
             log.info("replayed %d pending inbox payloads", replayed)

@@ -58,7 +58,8 @@ def test_counter_account_from_add_to_new_password(cli_env, database_url):
     assert out == "added counter account ani at kelurahan-31.71.01.1001\n"
     assert accounts(cli_env)["ani"] == {
         "username": "ani", "display_name": "Ani Lestari", "role": "counter",
-        "office_id": "kelurahan-31.71.01.1001", "active": True, "last_login_at": None}
+        "office_id": "kelurahan-31.71.01.1001", "unit_id": None, "active": True,
+        "last_login_at": None}
     assert sign_in(database_url, PASSWORD) is not None
 
     assert "disabled staff account ani" in kanal_ok("staff", "disable", "ani", env=cli_env)
@@ -72,8 +73,8 @@ def test_counter_account_from_add_to_new_password(cli_env, database_url):
     assert sign_in(database_url, PASSWORD) is None
     assert sign_in(database_url, "kata-sandi-baru-1") is not None
     table = kanal_ok("staff", "list", env=cli_env).splitlines()
-    assert table[0].split() == ["USERNAME", "ROLE", "OFFICE_ID", "ACTIVE", "LAST_LOGIN_AT",
-                                "DISPLAY_NAME"]
+    assert table[0].split() == ["USERNAME", "ROLE", "OFFICE_ID", "UNIT_ID", "ACTIVE",
+                                "LAST_LOGIN_AT", "DISPLAY_NAME"]
     assert table[1].split()[:4] == ["ani", "counter", "kelurahan-31.71.01.1001", "yes"]
 
     taken = run_kanal("staff", "add", "ani", "--role", "admin", "--password-stdin",

@@ -37,6 +37,6 @@ def test_the_wheel_builds_without_warnings_and_carries_the_data_files(tmp_path):
     versions = {p.relative_to(REPO).as_posix()
                 for p in (REPO / "core" / "migrations" / "versions").glob("0*.py")}
     assert versions and versions <= names
-    for name in ("channels.yaml", "categories.yaml", "sla.yaml"):
+    for name in ("channels.yaml", "categories.yaml", "sla.yaml", "units.yaml"):
         assert f"kanal-0.1.0.data/data/share/kanal/config/{name}" in names
     assert not [n for n in names if "__pycache__" in n], data

@@ -27,7 +27,7 @@ import sys
 import click
 
 from gateway.cli import (audit, bench, channels, inbox, offices, outbox, report, secrets,
-                         serve, staff)
+                         serve, staff, units)
 from gateway.cli.common import KanalGroup, silence_stdout
 
 
@@ -38,8 +38,8 @@ def cli() -> None:
 
 
 for command in (serve.serve, serve.db, channels.channels, inbox.inbox, outbox.outbox,
-                report.report, staff.staff, offices.offices, secrets.secrets, audit.audit,
-                bench.bench):
+                report.report, staff.staff, offices.offices, units.units, secrets.secrets,
+                audit.audit, bench.bench):
     cli.add_command(command)
 
 

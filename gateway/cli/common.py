@@ -54,15 +54,15 @@ def pass_settings(fn: Callable) -> Callable:
 
 def user_errors() -> tuple[type[Exception], ...]:
     """Configuration and input errors: a ``kanal: reason`` line and exit 2, no traceback."""
-    from core import offices
+    from core import offices, units
     from core.channelconf import ChangeRefused
     from core.config import ConfigError
     from core.errors import ApiError
     from core.geo import BoundariesError
     from core.staff import StaffError
 
-    return (ConfigError, BoundariesError, StaffError, offices.OfficeError, ChangeRefused,
-            ApiError)
+    return (ConfigError, BoundariesError, StaffError, offices.OfficeError, units.UnitError,
+            ChangeRefused, ApiError)
 
 
 class KanalGroup(click.Group):

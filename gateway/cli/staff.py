@@ -11,8 +11,8 @@ from core import reports
 from core.db import make_engine, writing
 from core.settings import KanalSettings
 from gateway.cli.common import json_option, listing, pass_settings
-from gateway.cli.offices import offices_engine
 from gateway.cli.serve import migrate
+from gateway.cli.units import units_engine
 
 password_stdin = click.option("--password-stdin", is_flag=True,
                               help="read the password from the first line of stdin")
@@ -47,26 +47,31 @@ def staff() -> None:
 @click.option("--role", required=True,
               help="admin, operator, counter, officer or supervisor")
 @click.option("--office", help="the office of a counter account (kanal offices list)")
+@click.option("--unit", "unit_id", metavar="UNIT_ID",
+              help="the unit of an officer (required) or a supervisor (kanal units list)")
 @click.option("--name", help="display name")
 @password_stdin
 @pass_settings
 def staff_add(settings: KanalSettings, username: str, role: str, office: str | None,
-              name: str | None, password_stdin: bool) -> None:
+              unit_id: str | None, name: str | None, password_stdin: bool) -> None:
     from core import staff as core_staff
 
-    if role not in core_staff.ROLES:  # before asking for the password
+    # before asking for the password
+    if role not in core_staff.ROLES:
         raise core_staff.StaffError(
             f"unknown role {role!r}; roles: {', '.join(core_staff.ROLES)}")
+    if role == "officer" and not unit_id:
+        raise core_staff.StaffError("an officer account needs --unit (see kanal units list)")
     password = _read_password(password_stdin)
-    engine = offices_engine(settings)
+    engine = units_engine(settings)
     with writing(engine) as conn:
         account = core_staff.add(conn, username, password, role, office_id=office,
-                                 display_name=name)
-    at = f" at {account.office_id}" if account.office_id else ""
+                                 unit_id=unit_id, display_name=name)
+    at = "".join(f" at {place}" for place in (account.office_id, account.unit_id) if place)
     click.echo(f"added {account.role} account {account.username}{at}")
 
 
-@staff.command("list", help="accounts, roles, offices, last sign-in")
+@staff.command("list", help="accounts, roles, offices and units, last sign-in")
 @json_option
 @pass_settings
 def staff_list(settings: KanalSettings, as_json: bool) -> None:
@@ -78,7 +83,7 @@ def staff_list(settings: KanalSettings, as_json: bool) -> None:
         r["last_login_at"] = reports.wib(r["last_login_at"])
     if not as_json:
         rows = [{**r, "active": "yes" if r["active"] else "no"} for r in rows]
-    listing(rows, ["username", "role", "office_id", "active", "last_login_at",
+    listing(rows, ["username", "role", "office_id", "unit_id", "active", "last_login_at",
                    "display_name"], as_json)
 
 
