@@ -24,7 +24,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 from sqlalchemy.exc import IntegrityError
 
 from core import audit
@@ -68,8 +68,6 @@ def read_overrides(conn: Connection) -> dict[str, Any]:
 
 def watermark(conn: Connection) -> tuple[int, int]:
     """Moves with every change: (the newest audit id, the sum of override versions)."""
-    from sqlalchemy import func
-
     versions = conn.execute(select(func.coalesce(func.sum(override_t.c.version), 0))).scalar()
     return audit.latest_id(conn), int(versions or 0)
 
@@ -155,10 +153,12 @@ class Configurator:
 
     # -- reading -----------------------------------------------------------------------
 
-    def current(self, conn: Connection, channel_id: str) -> tuple[ChannelConfig, Any]:
-        """The channel as stored now (not as this process last loaded it) and its row."""
-        row = conn.execute(select(override_t).where(override_t.c.channel == channel_id)
-                           .with_for_update()).first()
+    def current(self, conn: Connection, channel_id: str, *,
+                lock: bool = True) -> tuple[ChannelConfig, Any]:
+        """The channel as stored now (not as this process last loaded it) and its row,
+        locked for the change about to be made unless ``lock`` is False (a read)."""
+        q = select(override_t).where(override_t.c.channel == channel_id)
+        row = conn.execute(q.with_for_update() if lock else q).first()
         base = next((c for c in self.kanal.channels_file.channels if c.id == channel_id), None)
         cfg = merge(base, row, self.kanal.env, self.box)
         if cfg is None:

@@ -39,7 +39,7 @@ from typing import Any
 
 from sqlalchemy import Connection, case, func, literal, select, union_all
 
-from core.models import ChannelState, InboxItem, OutboxItem
+from core.models import ChannelState, InboxItem, OutboxItem, as_utc
 
 inbox_t = InboxItem.__table__
 outbox_t = OutboxItem.__table__
@@ -69,12 +69,6 @@ DELIBERATE = ("disabled_in_file", "disabled_by_operator", "missing_secret", "not
 _COMPOUND_LIMIT = 400  # SQLite refuses a UNION of more than 500 SELECTs
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:  # SQLite hands back naive UTC
-        return value.replace(tzinfo=timezone.utc)
-    return value
-
-
 def _last_rows(conn: Connection, channels: list[str]) -> dict[str, datetime]:
     """The newest inbox row per channel: one statement of per-channel subqueries, each
     answered from the (channel, ingested_at) index without reading the channel's rows."""
@@ -85,7 +79,7 @@ def _last_rows(conn: Connection, channels: list[str]) -> dict[str, datetime]:
                         .where(inbox_t.c.channel == c).scalar_subquery().label("at"))
                  for c in channels[start:start + _COMPOUND_LIMIT]]
         stmt = parts[0] if len(parts) == 1 else union_all(*parts)
-        out.update((c, _utc(at)) for c, at in conn.execute(stmt) if at is not None)
+        out.update((c, as_utc(at)) for c, at in conn.execute(stmt) if at is not None)
     return out
 
 
@@ -147,7 +141,7 @@ def channel_figures(conn: Connection, kanal, now: datetime, *,
             polls = adapter.polls
         else:  # off: the class says, unless polling depends on settings (a property)
             polls = getattr(kanal.registry.get(status.config.adapter), "polls", False) is True
-        last_ok = _utc(st.last_ok_at) if st else None
+        last_ok = as_utc(st.last_ok_at) if st else None
         hour, day, week = windows.get(cid, (0, 0, 0))
         figures = {
             "id": cid, "name": status.config.name or status.official.name,
@@ -156,7 +150,7 @@ def channel_figures(conn: Connection, kanal, now: datetime, *,
             "reason_code": status.reason_code, "reason_params": status.reason_params,
             "health": st.health if st else "unknown",
             "last_error": st.last_error if st else None,
-            "last_error_at": _utc(st.last_error_at) if st else None,
+            "last_error_at": as_utc(st.last_error_at) if st else None,
             "last_message_at": last.get(cid),
             "last_ok_at": last_ok if polls else last.get(cid),
             "polls": polls,
@@ -169,7 +163,7 @@ def channel_figures(conn: Connection, kanal, now: datetime, *,
             "outbox": outbox.get(cid, {"pending": 0, "failed": 0, "dead": 0}),
             "quarantined": quarantine.get(cid, (0, 0))[0],
             "quarantined_last_day": quarantine.get(cid, (0, 0))[1],
-            "credential_expires_at": _utc(st.credential_expires_at) if st else None,
+            "credential_expires_at": as_utc(st.credential_expires_at) if st else None,
         }
         figures["problems"] = problems(figures, now)
         figures["healthy"] = not figures["problems"]

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, select, update
 from sqlalchemy.exc import IntegrityError
 
 from core.db import write_lock
-from core.models import ChannelState, utcnow
+from core.models import ChannelState, as_utc, utcnow
 
 state_t = ChannelState.__table__
 WIB = ZoneInfo("Asia/Jakarta")
@@ -90,11 +90,10 @@ def all_health(conn: Connection) -> dict[str, dict]:
 
 
 def wib_text(value: datetime | None) -> str | None:
+    """A time as staff read it: ``14:20 WIB, 01-12-2026``."""
     if value is None:
         return None
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return f"{value.astimezone(WIB):%H:%M WIB, %d-%m-%Y}"
+    return f"{as_utc(value).astimezone(WIB):%H:%M WIB, %d-%m-%Y}"
 
 
 def get_health(conn: Connection, channel: str):

@@ -13,10 +13,12 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
-def as_utc(value: datetime) -> datetime:
+def as_utc(value: datetime | None) -> datetime | None:
     """A time read back from the database: SQLite hands back the UTC it stores without
-    its zone."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    its zone (None stays None)."""
+    if value is None or value.tzinfo is not None:
+        return value
+    return value.replace(tzinfo=timezone.utc)
 
 
 def _ts(**kw: Any) -> Any:

@@ -37,6 +37,7 @@ import imagehash
 from PIL import Image
 
 from core.geo import valid_coordinates
+from core.models import as_utc
 from core.photos import MAX_PIXELS, UNREADABLE, turned_upright
 
 WIB = ZoneInfo("Asia/Jakarta")
@@ -183,7 +184,7 @@ def check_photo(data: bytes, *, report_created_at: datetime,
     elif not facts.has_location:
         findings.append(Finding("no_exif_location"))
 
-    made = _aware(report_created_at)
+    made = as_utc(report_created_at)
     if facts.taken_at is not None and facts.taken_at < made - clock_tolerance:
         findings.append(Finding(
             "taken_before_report", taken_at=facts.taken_at.isoformat(timespec="seconds"),
@@ -307,5 +308,3 @@ def _coordinate(value: Any, ref: Any, positive: str, negative: str,
     return -degrees if ref == negative else degrees
 
 
-def _aware(value: datetime) -> datetime:
-    return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value

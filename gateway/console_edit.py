@@ -51,7 +51,7 @@ def _field_rows(kanal, cfg) -> list[dict[str, Any]]:
 
 def _load(kanal, channel_id: str):
     with kanal.engine.connect() as conn:
-        cfg, _ = kanal.configurator.current(conn, channel_id)
+        cfg, _ = kanal.configurator.current(conn, channel_id, lock=False)
         events = audit.events(conn, channel=channel_id, limit=50)
     for event in events:
         event["at"] = wib_text(event["at"])
@@ -151,7 +151,7 @@ async def save_settings(request: Request, channel_id: str,
                 values[name] = typed
     if "name" in form and str(form.get("name") or "").strip() != (cfg.name or ""):
         values["name"] = str(form.get("name") or "").strip()
-    typed_back = {k: v for k, v in values.items()}
+    typed_back = dict(values)
     if secrets and not form.get("confirm"):
         # typed-in credentials are tried before they are kept
         test = await run_in_threadpool(kanal.test_channel, channel_id,

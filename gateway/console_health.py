@@ -4,30 +4,25 @@ channel's own page with its figures and audit trail, and the same figures as JSO
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from zoneinfo import ZoneInfo
+from datetime import datetime
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from core import audit, channelhealth
+from core.health import wib_text
 from core.staff import Staff
 from gateway import auth
 from gateway.staff_pages import NO_STORE, page
 
 router = APIRouter(include_in_schema=False)
-WIB = ZoneInfo("Asia/Jakarta")
 WATCHERS = ("admin", "operator")
 
 
 def wib(value: datetime | None) -> str:
     """A time as the staff pages show it: ``14:20 WIB, 01-12-2026`` (empty for none)."""
-    if value is None:
-        return ""
-    if value.tzinfo is None:  # SQLite hands back naive UTC
-        value = value.replace(tzinfo=timezone.utc)
-    return f"{value.astimezone(WIB):%H:%M WIB, %d-%m-%Y}"
+    return wib_text(value) or ""
 
 
 def _figures(kanal, only: str | None = None) -> list[dict]:

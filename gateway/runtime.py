@@ -245,7 +245,7 @@ class Kanal:
         with any ``pending`` settings (values typed in and not saved yet), whether or not
         the channel is enabled (an operator tests before enabling)."""
         with self.engine.connect() as conn:
-            cfg, _ = self.configurator.current(conn, channel_id)
+            cfg, _ = self.configurator.current(conn, channel_id, lock=False)
         settings = {**cfg.settings, **(pending or {})}
         missing = [] if pending else cfg.missing_env  # validation says what still lacks
         status = self._build_channel(cfg.model_copy(update={

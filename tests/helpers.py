@@ -1,7 +1,8 @@
-"""Small helpers the adapters' test tables share."""
+"""Small helpers the test tables share."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -60,3 +61,19 @@ def flat_workers(workers: list) -> list:
     for w in workers:
         out.extend(w.workers() if isinstance(w, Pollers) else [w])
     return out
+
+
+# Jakarta's real boundaries, beside the checkout (../shared/data) or at $KANAL_SHARED_DATA
+JAKARTA_GEOJSON = Path(os.environ.get(
+    "KANAL_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")
+) / "jakarta_kelurahan.geojson"
+
+
+def jakarta_geojson() -> Path:
+    """The real boundaries file, or a skip saying where it was looked for."""
+    import pytest
+
+    if not JAKARTA_GEOJSON.is_file():
+        pytest.skip(f"Jakarta boundaries not found at {JAKARTA_GEOJSON} "
+                    "(set KANAL_SHARED_DATA)")
+    return JAKARTA_GEOJSON

@@ -3,28 +3,22 @@
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 
 import pytest
 
 from core.geo import Boundaries
+from tests.helpers import jakarta_geojson
 
-_DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DATA_DIR = Path(os.environ.get("KANAL_SHARED_DATA", _DEFAULT_DATA))
-GEOJSON = DATA_DIR / "jakarta_kelurahan.geojson"
 
 
 @pytest.fixture(scope="module")
 def features() -> list[dict]:
-    if not GEOJSON.is_file():
-        pytest.skip(f"Jakarta boundaries not found at {GEOJSON} (set KANAL_SHARED_DATA)")
-    return json.loads(GEOJSON.read_text(encoding="utf-8"))["features"]
+    return json.loads(jakarta_geojson().read_text(encoding="utf-8"))["features"]
 
 
 @pytest.fixture(scope="module")
 def jakarta(features: list[dict]) -> Boundaries:
-    return Boundaries.from_geojson(GEOJSON)
+    return Boundaries.from_geojson(jakarta_geojson())
 
 
 def test_count_is_267(jakarta: Boundaries, features: list[dict]) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections import Counter
 from pathlib import Path
 
@@ -13,18 +12,14 @@ from core import offices
 from core.db import make_engine, writing
 from core.geo import BoundariesError
 from tests.conftest import FIXTURES
+from tests.helpers import jakarta_geojson
 
-_DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-DATA_DIR = Path(os.environ.get("KANAL_SHARED_DATA", _DEFAULT_DATA))
-GEOJSON = DATA_DIR / "jakarta_kelurahan.geojson"
 SMALL = FIXTURES / "boundaries_small.geojson"
 
 
 @pytest.fixture(scope="module")
 def jakarta() -> list[dict]:
-    if not GEOJSON.is_file():
-        pytest.skip(f"Jakarta boundaries not found at {GEOJSON} (set KANAL_SHARED_DATA)")
-    return offices.offices_from_boundaries(GEOJSON)
+    return offices.offices_from_boundaries(jakarta_geojson())
 
 
 @pytest.fixture

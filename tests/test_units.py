@@ -16,7 +16,7 @@ from core.db import make_engine, writing
 from core.settings import PROJECT_ROOT
 from core.unitsconf import UnitsConfigError, configured, load, parse
 from tests.conftest import FIXTURES
-from tests.test_geo_jakarta import GEOJSON as JAKARTA
+from tests.helpers import jakarta_geojson
 
 UNITS_YAML = PROJECT_ROOT / "config" / "units.yaml"
 CATEGORIES = [c["id"] for c in yaml.safe_load(
@@ -78,9 +78,7 @@ def test_the_small_boundaries_and_the_file_give_every_unit(engine, settings):
 
 
 def test_the_jakarta_boundaries_give_267_kelurahan_44_kecamatan_6_kota(engine, settings):
-    if not JAKARTA.is_file():
-        pytest.skip(f"Jakarta boundaries not found at {JAKARTA} (set KANAL_SHARED_DATA)")
-    units.sync_units(engine, settings.model_copy(update={"boundaries": JAKARTA}))
+    units.sync_units(engine, settings.model_copy(update={"boundaries": jakarta_geojson()}))
     count = kinds(engine)
     assert (count["kelurahan"], count["kecamatan"], count["kota"]) == (267, 44, 6)
     assert count["dinas"] >= 7
