@@ -80,6 +80,13 @@ class Report(SQLModel, table=True):
     """The canonical report: one per complaint, whatever channel it came through."""
 
     __tablename__ = "report"
+    __table_args__ = (
+        # an officer's queue: the open cases of a unit by SLA risk
+        Index("ix_report_unit_due", "unit_id", "sla_due_at"),
+        Index("ix_report_escalated_due", "escalated_unit_id", "sla_due_at"),
+        # the escalation job: running clocks by deadline
+        Index("ix_report_clock_due", "sla_clock", "sla_due_at"),
+    )
     id: Optional[int] = Field(default=None, primary_key=True)
     tracking_id: str = Field(max_length=16, unique=True)
     status: str = Field(default="Menunggu", max_length=32, index=True)
@@ -99,9 +106,28 @@ class Report(SQLModel, table=True):
     kota_code: Optional[str] = Field(default=None, max_length=16)
     # kelurahan:<code> once routed, or "triage" when nobody can be assigned automatically
     queue: Optional[str] = Field(default=None, max_length=64, index=True)
+    # the deadline of the clock that runs now (``sla_clock``), None when none runs
     sla_due_at: Optional[datetime] = _ts(nullable=True)
     created_at: datetime = _ts(nullable=False)
     updated_at: datetime = _ts(nullable=False)
+    # the case (core/cases.py): the unit that holds it, the clock that runs
+    # (first_response | hop | resolution | ews), the resolution target once work started
+    unit_id: Optional[str] = Field(default=None, max_length=64, foreign_key="unit.id")
+    sla_clock: Optional[str] = Field(default=None, max_length=16)
+    resolution_due_at: Optional[datetime] = _ts(nullable=True)
+    first_response_at: Optional[datetime] = _ts(nullable=True)
+    resolved_at: Optional[datetime] = _ts(nullable=True)
+    closed_at: Optional[datetime] = _ts(nullable=True)
+    # the unit a missed deadline escalated the case to (it sees and may work the case)
+    escalated_unit_id: Optional[str] = Field(default=None, max_length=64,
+                                             foreign_key="unit.id")
+    # the officer who started the work
+    assignee_id: Optional[int] = Field(default=None, foreign_key="staff_account.id")
+    # the reporter's rating after Selesai (once), and the one reopening it may cause
+    rating: Optional[int] = None
+    rating_comment: Optional[str] = None
+    rated_at: Optional[datetime] = _ts(nullable=True)
+    reopened_at: Optional[datetime] = _ts(nullable=True)
 
 
 class Message(SQLModel, table=True):
@@ -155,6 +181,11 @@ class CaseEvent(SQLModel, table=True):
     actor: Optional[str] = Field(default=None, max_length=64)
     public: bool = True
     created_at: datetime = _ts(nullable=False)
+    # a transition: the status it left and the unit holding the case after it
+    from_status: Optional[str] = Field(default=None, max_length=32)
+    unit_id: Optional[str] = Field(default=None, max_length=64)
+    # what only staff see: the internal reason, the officer's note
+    detail: Optional[str] = None
 
 
 class ChannelState(SQLModel, table=True):
@@ -216,8 +247,6 @@ class MediaJob(SQLModel, table=True):
     done_at: Optional[datetime] = _ts(nullable=True)
 
 
-metadata = SQLModel.metadata
-TABLES = {t.name: t for t in metadata.sorted_tables}
 
 
 class Office(SQLModel, table=True):
@@ -253,6 +282,10 @@ class Unit(SQLModel, table=True):
     area_code: Optional[str] = Field(default=None, max_length=16)
     active: bool = True
     created_at: datetime = _ts(nullable=False)
+    # set when an admin changed the unit on the units page: the sync from
+    # config/units.yaml then leaves its name and active flag alone
+    edited_at: Optional[datetime] = _ts(nullable=True)
+    edited_by: Optional[str] = Field(default=None, max_length=64)
 
 
 class StaffAccount(SQLModel, table=True):
@@ -310,3 +343,72 @@ class AuditEvent(SQLModel, table=True):
     old_value: Optional[str] = None
     new_value: Optional[str] = None
     detail: Optional[str] = None
+
+
+class StaffToken(SQLModel, table=True):
+    """An API token of a staff account (CRM Petugas): only its sha256 is kept."""
+
+    __tablename__ = "staff_token"
+    id: Optional[int] = Field(default=None, primary_key=True)
+    staff_id: int = Field(foreign_key="staff_account.id", index=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = _ts(nullable=False)
+    last_used_at: Optional[datetime] = _ts(nullable=True)
+    revoked_at: Optional[datetime] = _ts(nullable=True)
+
+
+class ProofPhoto(SQLModel, table=True):
+    """A photo an officer sent as proof of the fix, with what the checks found."""
+
+    __tablename__ = "proof_photo"
+    __table_args__ = (Index("ix_proof_photo_report", "report_id", "id"),)
+    id: Optional[int] = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id")
+    # the case event of the resolution it came with
+    event_id: Optional[int] = Field(default=None, foreign_key="case_event.id")
+    sha256: str = Field(max_length=64)
+    media_type: str = Field(max_length=128)
+    size: int
+    filename: Optional[str] = Field(default=None, max_length=255)
+    # perceptual hash (imagehash.phash, hex), for photos reused on other cases
+    phash: Optional[str] = Field(default=None, max_length=64, index=True)
+    taken_at: Optional[datetime] = _ts(nullable=True)
+    lat: Optional[float] = None
+    lon: Optional[float] = None
+    # the checks' findings (core.proof.Finding codes with their parameters)
+    findings: list = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    uploaded_by: Optional[str] = Field(default=None, max_length=64)
+    created_at: datetime = _ts(nullable=False)
+
+
+class SlaBreach(SQLModel, table=True):
+    """A deadline a case missed: counted late against the unit that held it, escalated
+    once (the unique key makes that hold across processes)."""
+
+    __tablename__ = "sla_breach"
+    __table_args__ = (
+        UniqueConstraint("report_id", "clock", "due_at", name="uq_sla_breach_deadline"),
+        Index("ix_sla_breach_unit", "unit_id", "due_at"),
+    )
+    id: Optional[int] = Field(default=None, primary_key=True)
+    report_id: int = Field(foreign_key="report.id")
+    clock: str = Field(max_length=16)
+    due_at: datetime = _ts(nullable=False)
+    unit_id: Optional[str] = Field(default=None, max_length=64)
+    escalated_to: Optional[str] = Field(default=None, max_length=64)
+    detected_at: datetime = _ts(nullable=False)
+
+
+class CategoryRoute(SQLModel, table=True):
+    """An admin's change to the category -> dinas map of config/units.yaml (dinas_id
+    None: the category stays with the kelurahan)."""
+
+    __tablename__ = "category_route"
+    category: str = Field(primary_key=True, max_length=64)
+    dinas_id: Optional[str] = Field(default=None, max_length=64)
+    updated_at: datetime = _ts(nullable=False)
+    updated_by: Optional[str] = Field(default=None, max_length=64)
+
+
+metadata = SQLModel.metadata
+TABLES = {t.name: t for t in metadata.sorted_tables}
