@@ -9,7 +9,7 @@ import pluggy
 if TYPE_CHECKING:
     from core.adapter import Adapter
     from core.canonical import InboundMessage, Location
-    from core.unit import NewReport, UnitOfWork
+    from core.unit import CaseWork, Escalation, NewReport, StatusChange, UnitOfWork
 
 hookspec = pluggy.HookspecMarker("kanal")
 hookimpl = pluggy.HookimplMarker("kanal")
@@ -77,4 +77,26 @@ def kanal_format_outbound(kind: str, report: NewReport, language: str,
     :param language: ``id`` (Bahasa Indonesia) or ``en``.
     :param details: values the text may need beyond the report, by kind; ``too_large``
         has ``size`` and ``limit`` (both in bytes). Empty for the other kinds.
+    """
+
+
+@hookspec
+def kanal_status_changed(change: StatusChange, work: CaseWork) -> None:
+    """React to a case moving from one status to another, in its transaction.
+
+    The built-in citizen notices (``core.notify``) tell the reporter on their channel.
+
+    :param change: the transition: action, old and new status, unit, public note, time.
+    :param work: write through it: ``work.add_case_event(...)``, ``work.notify_reporter(...)``.
+    """
+
+
+@hookspec
+def kanal_case_escalated(escalation: Escalation, work: CaseWork) -> None:
+    """React to a case that missed a deadline and went up a level, in its transaction.
+
+    Called once per case and deadline, whichever process found it.
+
+    :param escalation: the case, the clock and deadline it missed, the unit it went to.
+    :param work: as in ``kanal_status_changed``.
     """

@@ -69,3 +69,68 @@ class UnitOfWork:
         self.case_events.append(
             CaseEventDraft(report.id, kind, status=status, note=note, actor=actor, public=public)
         )
+
+
+@dataclass(frozen=True, slots=True)
+class StatusChange:
+    """One transition of a case (``core.cases``), as ``kanal_status_changed`` sees it.
+    ``note`` is what the citizen may read (the reason of a rejection, an EWS date); the
+    officer's ``actor`` is for staff tools only, never public."""
+
+    report_id: int
+    tracking_id: str
+    action: str  # coordinate | dispose | start | ews | reject | resolve | verify | return | reopen
+    old_status: str
+    new_status: str
+    at: datetime
+    event_id: int
+    unit_id: str | None = None
+    unit_name: str | None = None
+    note: str | None = None
+    due_at: datetime | None = None
+    actor: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Escalation:
+    """A deadline a case missed, as ``kanal_case_escalated`` sees it: the unit that held
+    the case (it is counted late) and the unit it went up to (None at the top)."""
+
+    report_id: int
+    tracking_id: str
+    clock: str  # first_response | hop | resolution | ews
+    due_at: datetime
+    status: str
+    unit_id: str | None
+    escalated_to: str | None
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message to the reporter of a case, on the channel they used (``core.notify``)."""
+
+    kind: str
+    details: dict = field(default_factory=dict)
+
+
+@dataclass
+class CaseWork:
+    """What case hooks write through, flushed in the transaction of the change: public or
+    internal case events, and notices to the reporter."""
+
+    now: datetime
+    report_id: int
+    case_events: list[CaseEventDraft] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+
+    def add_case_event(self, kind: str, *, status: str | None = None, note: str | None = None,
+                       actor: str | None = None, public: bool = True) -> None:
+        if not kind or len(kind) > 32:
+            raise ValueError(f"case event kind must be 1 to 32 characters: {kind!r}")
+        self.case_events.append(CaseEventDraft(self.report_id, kind, status=status, note=note,
+                                               actor=actor, public=public))
+
+    def notify_reporter(self, kind: str, details: dict | None = None) -> None:
+        """Queue a message to the reporter (written with ``kanal_format_outbound``)."""
+        self.notices.append(Notice(kind, dict(details or {})))
