@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 import yaml
@@ -25,22 +22,22 @@ from core.workcal import WorkCalendar
 STATUS_WAITING = "Menunggu"
 TRIAGE_QUEUE = "triage"
 NOTE_TRIAGE = "Laporan menunggu verifikasi lokasi oleh petugas"
-DEFAULT_SLA_HOURS = 72.0
+
+
+# keys of config/sla.yaml before the working-time clocks; a file with them is refused
+REPLACED_KEYS = ("default_hours", "categories")
 
 
 @dataclass(frozen=True)
 class SlaPolicy:
-    """``config/sla.yaml``: the calendar hours by category id that set a new report's
-    ``sla_due_at`` (``default_hours``, ``categories``), and issue 12's clocks on working
-    time (first response, hop, resolution: ``core/sla.py``)."""
+    """``config/sla.yaml``: the clocks on working time (first response, hop, resolution;
+    ``core/sla.py``, docs/sla.md) that set a case's ``sla_due_at``."""
 
-    default_due: timedelta = timedelta(hours=DEFAULT_SLA_HOURS)
-    by_category: Mapping[str, timedelta] = field(default_factory=lambda: MappingProxyType({}))
     clocks: SlaClocks = field(default_factory=SlaClocks)
 
     @classmethod
     def default(cls) -> SlaPolicy:
-        """72 hours for every category."""
+        """The default clocks (24 hours, 3 working days, cepat/sedang/berat)."""
         return cls()
 
     @classmethod
@@ -55,30 +52,20 @@ class SlaPolicy:
 
     @classmethod
     def from_mapping(cls, data: Any, *, source: str = "SLA policy") -> SlaPolicy:
-        """Build from ``{"default_hours": 72, "categories": {"banjir": 24}}`` and the
-        sections of ``core.sla.SlaRules`` (each optional)."""
+        """Build from the sections of ``core.sla.SlaRules`` (each optional)."""
+        if data is None:
+            data = {}
         if not isinstance(data, dict):
-            raise SlaPolicyError(f"{source}: expected a mapping with 'default_hours'")
-        unknown = sorted(set(map(str, data)) - {"default_hours", "categories", *SECTIONS})
+            raise SlaPolicyError(f"{source}: expected a mapping of the clocks' sections")
+        replaced = [key for key in REPLACED_KEYS if key in data]
+        if replaced:
+            raise SlaPolicyError(
+                f"{source}: {' and '.join(replaced)} were replaced by the working-time "
+                "clocks: set first_response, hop and resolution instead (docs/sla.md)")
+        unknown = sorted(set(map(str, data)) - set(SECTIONS))
         if unknown:
             raise SlaPolicyError(f"{source}: unknown key(s): {', '.join(unknown)}")
-        default = _hours(data.get("default_hours", DEFAULT_SLA_HOURS), f"{source}: default_hours")
-        categories = data.get("categories") or {}
-        if not isinstance(categories, dict):
-            raise SlaPolicyError(f"{source}: 'categories' must map category id to hours")
-        overrides: dict[str, timedelta] = {}
-        for category, hours in categories.items():
-            if not isinstance(category, str) or not category.strip():
-                raise SlaPolicyError(f"{source}: category id {category!r} is not a string")
-            overrides[category] = _hours(hours, f"{source}: categories.{category}")
-        clocks = SlaClocks.from_mapping(
-            {key: value for key, value in data.items() if key in SECTIONS}, source=source)
-        return cls(default, MappingProxyType(overrides), clocks)
-
-    def due_for(self, category: str | None) -> timedelta:
-        if category is not None and category in self.by_category:
-            return self.by_category[category]
-        return self.default_due
+        return cls(SlaClocks.from_mapping(data, source=source))
 
     def calendar(self) -> WorkCalendar:
         """Working time (WIB office hours, holidays, the file's overrides)."""
@@ -95,14 +82,6 @@ class SlaPolicy:
     def resolution_due(self, category: str | None, start: datetime) -> datetime:
         """When a case of ``category`` started at ``start`` must be resolved (``resolution``)."""
         return self.clocks.resolution_due(category, start)
-
-
-def _hours(value: Any, where: str) -> timedelta:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SlaPolicyError(f"{where}: hours must be a number, got {value!r}")
-    if not math.isfinite(value) or value <= 0:
-        raise SlaPolicyError(f"{where}: hours must be a positive number, got {value!r}")
-    return timedelta(hours=value)
 
 
 class CaseEngine:
@@ -151,11 +130,14 @@ class CaseEngine:
                 # a kecamatan's counter: triage within that kecamatan
                 report.kecamatan_code, report.kota_code = area, area[:5]
                 report.queue = f"{TRIAGE_QUEUE}:{area}"
+                report.unit_id = f"kecamatan-{area}"
             elif area and KOTA_CODE.fullmatch(area):
                 report.kota_code = area
                 report.queue = f"{TRIAGE_QUEUE}:{area}"
+                report.unit_id = f"kota-{area}"
             uow.add_case_event(report, "triage", status=STATUS_WAITING, note=NOTE_TRIAGE)
-        report.sla_due_at = report.created_at + self.sla.due_for(report.category)
+        report.sla_clock = "first_response"
+        report.sla_due_at = self.sla.first_response_due(report.created_at)
 
     @hookimpl(tryfirst=True)
     def kanal_report_located(
@@ -174,6 +156,7 @@ class CaseEngine:
         report.kecamatan_code = code[:8]
         report.kota_code = code[:5]
         report.queue = f"kelurahan:{code}"
+        report.unit_id = f"kelurahan-{code}"
         where = f"Kelurahan {report.kelurahan_name}" if report.kelurahan_name else (
             f"kelurahan dengan kode {code}")
         uow.add_case_event(report, kind, status=report.status, note=f"{lead} {where}")

@@ -112,15 +112,16 @@ class Report(SQLModel, table=True):
     updated_at: datetime = _ts(nullable=False)
     # the case (core/cases.py): the unit that holds it, the clock that runs
     # (first_response | hop | resolution | ews), the resolution target once work started
-    unit_id: Optional[str] = Field(default=None, max_length=64, foreign_key="unit.id")
+    # (no foreign key: a report is routed by its area code, whether or not the units of
+    # the boundaries were synced yet; units are never deleted)
+    unit_id: Optional[str] = Field(default=None, max_length=64)
     sla_clock: Optional[str] = Field(default=None, max_length=16)
     resolution_due_at: Optional[datetime] = _ts(nullable=True)
     first_response_at: Optional[datetime] = _ts(nullable=True)
     resolved_at: Optional[datetime] = _ts(nullable=True)
     closed_at: Optional[datetime] = _ts(nullable=True)
     # the unit a missed deadline escalated the case to (it sees and may work the case)
-    escalated_unit_id: Optional[str] = Field(default=None, max_length=64,
-                                             foreign_key="unit.id")
+    escalated_unit_id: Optional[str] = Field(default=None, max_length=64)
     # the officer who started the work
     assignee_id: Optional[int] = Field(default=None, foreign_key="staff_account.id")
     # the reporter's rating after Selesai (once), and the one reopening it may cause

@@ -11,14 +11,23 @@ from sqlalchemy import Connection, select
 from core import tracking
 from core.photos import PUBLIC_TYPES
 from core.models import (
-    Attachment, CaseEvent, InboxItem, Message, Report, Reporter, ReporterIdentity,
+    Attachment, CaseEvent, InboxItem, Message, Report, Reporter, ReporterIdentity, Unit,
 )
+from core.proofs import public_proofs
 
 WIB = ZoneInfo("Asia/Jakarta")
 report_t = Report.__table__
 event_t = CaseEvent.__table__
 message_t = Message.__table__
 attachment_t = Attachment.__table__
+unit_t = Unit.__table__
+
+
+def unit_names(conn: Connection, ids) -> dict[str, str]:
+    ids = sorted({i for i in ids if i})
+    if not ids:
+        return {}
+    return dict(conn.execute(select(unit_t.c.id, unit_t.c.name).where(unit_t.c.id.in_(ids))))
 
 
 def wib(value: datetime | None) -> str | None:
@@ -41,18 +50,23 @@ def public_report(conn: Connection, compact: str, *, categories: dict[str, str] 
         return None
     timeline: list[dict[str, Any]] = [{
         "at": wib(r.created_at), "kind": "received", "status": "Menunggu",
-        "note": "Laporan diterima",
+        "note": "Laporan diterima", "unit": None,
     }]
-    for e in conn.execute(select(event_t).where(event_t.c.report_id == r.id,
+    events = conn.execute(select(event_t).where(event_t.c.report_id == r.id,
                                                 event_t.c.public.is_(True))
-                          .order_by(event_t.c.id)):
+                          .order_by(event_t.c.id)).all()
+    names = unit_names(conn, [r.unit_id, *(e.unit_id for e in events)])
+    for e in events:
+        # the unit, never the officer: staff names stay off public pages
         timeline.append({"at": wib(e.created_at), "kind": e.kind, "status": e.status,
-                         "note": e.note})
+                         "note": e.note,
+                         "unit": ({"id": e.unit_id, "name": names.get(e.unit_id, e.unit_id)}
+                                  if e.unit_id else None)})
     for m in conn.execute(select(message_t.c.created_at).where(
             message_t.c.report_id == r.id, message_t.c.kind == "follow_up")
             .order_by(message_t.c.id)):
         timeline.append({"at": wib(m.created_at), "kind": "follow_up", "status": None,
-                         "note": "Pelapor menambahkan keterangan"})
+                         "note": "Pelapor menambahkan keterangan", "unit": None})
     timeline.sort(key=lambda item: item["at"] or "")
     photos = [
         {"id": a.id, "media_type": a.media_type,
@@ -82,9 +96,26 @@ def public_report(conn: Connection, compact: str, *, categories: dict[str, str] 
         "kota": area(r.kota_code, kota_name),
         "created_at": wib(r.created_at),
         "updated_at": wib(r.updated_at),
+        "unit": ({"id": r.unit_id, "name": names.get(r.unit_id, r.unit_id)}
+                 if r.unit_id else None),
         "timeline": timeline,
         "photos": photos,
+        # what proves the fix, for everyone (EXIF removed when served)
+        "proof_photos": [
+            {"id": p.id, "media_type": p.media_type,
+             "url": f"/api/v1/reports/{compact}/proof/{p.id}"}
+            for p in public_proofs(conn, r.id, r.status)],
+        "rating": ({"score": r.rating, "at": wib(r.rated_at)} if r.rating else None),
     }
+
+
+def proof_photo(conn: Connection, compact: str, photo_id: int):
+    """A proof photo of that report, while the public may see it (``public_proofs``)."""
+    r = conn.execute(select(report_t.c.id, report_t.c.status)
+                     .where(report_t.c.tracking_id == compact)).first()
+    if r is None:
+        return None
+    return next((p for p in public_proofs(conn, r.id, r.status) if p.id == photo_id), None)
 
 
 def photo(conn: Connection, compact: str, attachment_id: int):
@@ -125,6 +156,11 @@ def staff_report(conn: Connection, compact: str, *, categories: dict[str, str] |
         **base,
         "source_category": r.source_category,
         "id": r.id, "channel": r.channel, "queue": r.queue, "sla_due_at": wib(r.sla_due_at),
+        "sla_clock": r.sla_clock, "resolution_due_at": wib(r.resolution_due_at),
+        "escalated_unit_id": r.escalated_unit_id,
+        "first_response_at": wib(r.first_response_at), "resolved_at": wib(r.resolved_at),
+        "closed_at": wib(r.closed_at), "rating_comment": r.rating_comment,
+        "reopened_at": wib(r.reopened_at),
         "location": {"lat": r.lat, "lon": r.lon, "address": r.address},
         "reporter": reporter, "messages": messages,
         "inbox_ids": [i for (i,) in conn.execute(select(InboxItem.__table__.c.id).where(

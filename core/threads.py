@@ -133,6 +133,7 @@ def relocate(pipeline, conn: Connection, work: list[Work], now: datetime,
         values = {name: getattr(report, name) for name in
                   ("lat", "lon", "address", *NewReport.MUTABLE)}
         values.pop("sla_due_at")  # the clock started when the report came in
+        values.pop("sla_clock")
         conn.execute(update(report_t).where(report_t.c.id == row.id)
                      .values(updated_at=now, **values))
         w.target = (row.id, row.tracking_id, report.status)

@@ -30,10 +30,13 @@ class NewReport:
     kota_code: str | None = None
     queue: str | None = None
     sla_due_at: datetime | None = None
+    # the unit that holds the case and the clock that runs (core.cases)
+    unit_id: str | None = None
+    sla_clock: str | None = None
 
     MUTABLE = (
         "status", "category", "kelurahan_code", "kelurahan_name", "kecamatan_code",
-        "kota_code", "queue", "sla_due_at",
+        "kota_code", "queue", "sla_due_at", "unit_id", "sla_clock",
     )
 
 

@@ -68,6 +68,31 @@ async def get_photo(request: Request, tracking_id: str, photo_id: int) -> Respon
         "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
 
+@router.get("/api/v1/reports/{tracking_id}/proof/{photo_id}", tags=["public"],
+            summary="A photo that proves a report's fix")
+async def get_proof_photo(request: Request, tracking_id: str, photo_id: int) -> Response:
+    kanal = request.app.state.kanal
+    try:
+        compact = tracking.normalize(tracking_id)
+    except tracking.InvalidTrackingID:
+        raise ApiError(404, "not_found", UNKNOWN)
+
+    def load():
+        with kanal.engine.connect() as conn:
+            row = reports.proof_photo(conn, compact, photo_id)
+        if row is None or row.media_type not in PUBLIC_TYPES:
+            return None
+        # the officer's original keeps its EXIF as evidence; the public gets a bare copy
+        return kanal.public_photos.get(row.sha256, row.media_type)
+
+    found = await run_in_threadpool(load)
+    if found is None:
+        raise ApiError(404, "not_found", "photo not found")
+    data, media_type = found
+    return Response(data, media_type=media_type, headers={
+        "Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+
+
 @router.get("/lacak", include_in_schema=False)
 async def track_form(request: Request, id: str | None = None) -> Response:
     if id:

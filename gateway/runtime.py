@@ -173,6 +173,22 @@ class Kanal:
         self.started_up = False
         self.media = MediaFetcher(self.engine, self.adapters, self.store,
                                   max_bytes=settings.max_photo_bytes, clock=clock)
+        self.cases = self._build_cases(sla)
+
+    def _build_cases(self, sla: SlaPolicy):
+        """The officers' actions on cases (``core.cases``)."""
+        from core.cases import Cases
+        from core.proofs import ProofPhotos
+        from core.units import dinas_for_category, sudin_for
+
+        return Cases(clocks=sla, hook=self.pm.hook, proofs=ProofPhotos(self.store),
+                     dinas_for=lambda conn, category: dinas_for_category(category),
+                     sudin_for=sudin_for)
+
+    def act_on_case(self, staff, compact: str, request):
+        """One officer's or supervisor's action, in its own writing transaction."""
+        with writing(self.engine) as conn:
+            return self.cases.act(conn, staff, compact, request, self.clock())
 
     # -- channels ----------------------------------------------------------------------
 

@@ -143,47 +143,36 @@ def test_place_for(small: Boundaries) -> None:
     assert CaseEngine(None, SlaPolicy.default()).place_for("31.72.01.1001") is None
 
 
-@pytest.mark.parametrize(
-    ("category", "hours"),
-    [("banjir", 24), ("pohon-tumbang", 24), ("jalan-rusak", 72), (None, 72)],
-    ids=["banjir-override", "pohon-tumbang-override", "other-category-default", "no-category"],
-)
-def test_sla_due_from_repo_policy(small: Boundaries, category: str | None, hours: int) -> None:
+@pytest.mark.parametrize("category", ["banjir", "jalan-rusak", None])
+def test_a_new_case_runs_the_first_response_clock(small: Boundaries, category) -> None:
     pm = _manager(small, SlaPolicy.from_yaml(REPO_SLA))
     out = _run(pm, _message("Banjir di Alfa"), category=category)
-    assert out.report.sla_due_at == CREATED + timedelta(hours=hours)
+    assert out.report.sla_clock == "first_response"
+    assert out.report.sla_due_at == CREATED + timedelta(hours=24)
+    assert out.report.unit_id == "kelurahan-31.71.01.1001"
 
 
-def test_sla_policy_default() -> None:
-    policy = SlaPolicy.default()
-    assert policy.due_for("banjir") == policy.due_for(None) == timedelta(hours=72)
-
-
-def test_sla_policy_from_yaml(tmp_path: Path) -> None:
+def test_sla_policy_default_and_an_empty_file(tmp_path: Path) -> None:
     path = tmp_path / "sla.yaml"
-    path.write_text("default_hours: 48\ncategories:\n  banjir: 6.5\n", encoding="utf-8")
-    policy = SlaPolicy.from_yaml(path)
-    assert policy.due_for("banjir") == timedelta(hours=6, minutes=30)
-    assert policy.due_for("sampah") == timedelta(hours=48)
+    path.write_text("", encoding="utf-8")
+    for policy in (SlaPolicy.default(), SlaPolicy.from_yaml(path)):
+        assert policy.first_response_due(CREATED) == CREATED + timedelta(hours=24)
 
 
 @pytest.mark.parametrize(
     ("content", "message"),
     [
         (None, "not found"),
-        ("default_hours: [72\n", "invalid YAML"),
+        ("hop: [72\n", "invalid YAML"),
         ("- 72\n", "expected a mapping"),
-        ("default_hours: -1\n", "default_hours: hours must be a positive number"),
-        ("default_hours: 0\n", "hours must be a positive number"),
-        ("default_hours: 72\ncategories:\n  banjir: -24\n",
-         "categories.banjir: hours must be a positive number"),
-        ("default_hours: 72\ncategories:\n  banjir: sehari\n", "hours must be a number"),
-        ("default_hours: true\n", "hours must be a number"),
-        ("default_hours: 72\ncategories: [banjir]\n", "'categories' must map"),
-        ("default_hour: 72\n", "unknown key"),
+        ("default_hours: 72\n", "default_hours were replaced by the working-time clocks"),
+        ("categories:\n  banjir: 24\n", "categories were replaced"),
+        ("hop:\n  working_days: 0\n", "hop"),
+        ("first_response:\n  hours: sehari\n", "first_response"),
+        ("hops: 3\n", "unknown key"),
     ],
-    ids=["missing-file", "bad-yaml", "not-a-mapping", "negative-default", "zero-default",
-         "negative-category", "text-hours", "bool-hours", "categories-list", "typo-key"],
+    ids=["missing-file", "bad-yaml", "not-a-mapping", "old-default-hours", "old-categories",
+         "zero-hop", "text-hours", "typo-key"],
 )
 def test_sla_policy_errors(tmp_path: Path, content: str | None, message: str) -> None:
     path = tmp_path / "sla.yaml"

@@ -139,11 +139,11 @@ def test_hook_kanal_classify(make_kanal, text, given, expected):
     view = public_view(kanal, compact)
     names = {c["id"]: c["id_name"] for c in kanal.categories()}
     assert view["category"] == {"id": expected, "name": names[expected]}
-    # the case engine, which runs after classification, sets the SLA from the category
+    # the case engine, which runs after classification, starts the first-response clock
     staff = staff_view(kanal, compact)
     due = datetime.fromisoformat(staff["sla_due_at"]) - datetime.fromisoformat(
         staff["created_at"])
-    assert due.total_seconds() / 3600 == (24 if expected == "banjir" else 72)
+    assert due.total_seconds() / 3600 == 24
 
 
 # -- kanal_locate -----------------------------------------------------------------------

@@ -36,11 +36,6 @@ def test_repo_policy_gives_every_category_a_class() -> None:
     assert set(mapped.values()) == {"cepat", "sedang", "berat"}
 
 
-def test_repo_policy_keeps_the_hours_of_today() -> None:
-    assert REPO.due_for("banjir") == timedelta(hours=24)
-    assert REPO.due_for("sampah") == timedelta(hours=72)
-
-
 @pytest.mark.parametrize(
     ("start", "due"),
     [
@@ -97,7 +92,6 @@ def test_resolution_due_by_class(category: str | None, klass: str, due: datetime
 
 def test_overrides_in_the_file_reach_the_calendar(tmp_path: Path) -> None:
     policy = _policy(tmp_path, (
-        "default_hours: 72\n"
         "holiday_overrides:\n  add: [2026-08-18]\n  remove: [2026-08-17]\n"))
     calendar = policy.calendar()
     assert not calendar.is_working_day(date(2026, 8, 18))
@@ -113,10 +107,10 @@ def test_office_hours_from_the_file(tmp_path: Path) -> None:
     assert policy.hop_due(wib(2026, 8, 22, 9, 0)) == wib(2026, 8, 31, 12, 0)  # Mon, Sat, Mon
 
 
-def test_older_file_and_default_policy_get_the_default_clocks(tmp_path: Path) -> None:
-    older = _policy(tmp_path, "default_hours: 48\n")
-    assert older.due_for(None) == timedelta(hours=48)
-    for policy in (older, SlaPolicy.default()):
+def test_a_file_of_one_section_and_the_default_policy_get_the_default_clocks(
+        tmp_path: Path) -> None:
+    partial = _policy(tmp_path, "holiday_overrides:\n  add: []\n")
+    for policy in (partial, SlaPolicy.default()):
         assert policy.hop_due(wib(2026, 8, 18, 10, 0)) == wib(2026, 8, 21, 16, 30)
         assert policy.resolution_due("banjir", wib(2026, 8, 18, 10, 0)) == wib(2026, 9, 8, 16, 0)
         assert policy.first_response_due(wib(2026, 8, 21, 15, 0)) == wib(2026, 8, 22, 15, 0)

@@ -97,8 +97,6 @@ def upgrade() -> None:
         batch_op.create_index('ix_report_clock_due', ['sla_clock', 'sla_due_at'], unique=False)
         batch_op.create_index('ix_report_escalated_due', ['escalated_unit_id', 'sla_due_at'], unique=False)
         batch_op.create_index('ix_report_unit_due', ['unit_id', 'sla_due_at'], unique=False)
-        batch_op.create_foreign_key('fk_report_unit_id', 'unit', ['unit_id'], ['id'])
-        batch_op.create_foreign_key('fk_report_escalated_unit_id', 'unit', ['escalated_unit_id'], ['id'])
         batch_op.create_foreign_key('fk_report_assignee_id', 'staff_account', ['assignee_id'], ['id'])
 
     with op.batch_alter_table('unit', schema=None) as batch_op:
@@ -114,8 +112,6 @@ def downgrade() -> None:
 
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.drop_constraint('fk_report_assignee_id', type_='foreignkey')
-        batch_op.drop_constraint('fk_report_escalated_unit_id', type_='foreignkey')
-        batch_op.drop_constraint('fk_report_unit_id', type_='foreignkey')
         batch_op.drop_index('ix_report_unit_due')
         batch_op.drop_index('ix_report_escalated_due')
         batch_op.drop_index('ix_report_clock_due')
