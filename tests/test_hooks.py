@@ -316,3 +316,35 @@ def test_hook_kanal_format_outbound(make_kanal):
     outbound = [m["text"] for m in staff_view(kanal, compact)["messages"]
                 if m["direction"] == "out"]
     assert outbound == [m.text for m in fake.sent]
+
+
+# -- kanal_status_changed ---------------------------------------------------------------
+
+
+def test_hook_kanal_status_changed(make_kanal):
+    from core.cases import ActionRequest
+    from tests.casework import DINAS, report_in_alfa, set_up
+
+    seen = []
+
+    class Watcher:
+        @hookimpl
+        def kanal_status_changed(self, change, work):
+            seen.append(change)
+            work.add_case_event("watched", note=None, public=False)
+
+    kanal = make_kanal(extra_plugins=(Watcher(),))
+    accounts = set_up(kanal)
+    compact = report_in_alfa(kanal)
+    kanal.act_on_case(accounts["lurah"], compact, ActionRequest("coordinate", unit=DINAS))
+    kanal.act_on_case(accounts["binamarga"], compact, ActionRequest("note", reason="Segera"))
+    [change] = seen  # a note changes no status
+    assert (change.tracking_id, change.action, change.old_status, change.new_status) == (
+        compact, "coordinate", "Menunggu", "Koordinasi")
+    assert (change.unit_id, change.unit_name) == (DINAS, "Dinas Bina Marga")
+    assert change.note == "Dikoordinasikan dengan Dinas Bina Marga"
+    assert change.actor == "ptg-lurah" and change.due_at is not None
+    with kanal.engine.connect() as conn:
+        kinds = [k for (k,) in conn.execute(select(event_t.c.kind).where(
+            event_t.c.report_id == change.report_id).order_by(event_t.c.id))]
+    assert kinds == ["opened", "coordinate", "watched", "note"]
