@@ -22,7 +22,7 @@ from sqlalchemy import text
 from core.adapter import CredentialsRejected, RateLimited
 from core.db import checkpoint, is_sqlite, writing
 from core.dbguard import is_outage, outage_reason
-from core.escalation import escalate_due
+from core.escalation import NoticeSender, escalate_due
 from core.unit import Escalation
 from core.health import record_credentials, record_health, record_rate_limit
 from gateway.workers import Watcher, Worker
@@ -246,14 +246,15 @@ def sweep_job(kanal) -> None:
         log.warning("inbox sweep waits for the database: %s", outage_reason(exc))
 
 
-def escalation_round(kanal) -> list[Escalation]:
+def escalation_round(kanal, on_notices: NoticeSender | None = None) -> list[Escalation]:
     """Escalate every case past its deadline now (``kanal.clock()``), a batch per
-    transaction, with the plugins' ``kanal_case_escalated``; one log line per case."""
+    transaction, with the plugins' ``kanal_case_escalated``; one log line per case.
+    ``on_notices`` delivers what the hooks queue for reporters (``escalate_due``)."""
     done: list[Escalation] = []
     while True:
         with writing(kanal.engine) as conn:
             batch = escalate_due(conn, kanal.clock(), hook=kanal.pm.hook,
-                                 limit=ESCALATION_BATCH)
+                                 limit=ESCALATION_BATCH, on_notices=on_notices)
         for e in batch:
             log.info("report %s missed its %s deadline (%s) held by %s; escalated to %s",
                      e.tracking_id, e.clock, e.due_at.isoformat(), e.unit_id,
