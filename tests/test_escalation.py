@@ -249,7 +249,8 @@ def test_late_by_unit_counts_against_the_unit_that_held_the_case(engine):
     assert late in queue and len(queue) == 4
 
 
-def test_the_scheduler_job_escalates_on_the_simulated_clock(make_kanal, settings):
+def test_the_scheduler_job_escalates_on_the_simulated_clock(make_kanal, settings, caplog):
+    caplog.set_level("INFO", logger="gateway.scheduler")
     clock = Clock(T0)
     watcher = Watcher()
     kanal = make_kanal(clock=clock, extra_plugins=(watcher,))
@@ -264,6 +265,9 @@ def test_the_scheduler_job_escalates_on_the_simulated_clock(make_kanal, settings
     escalation_job(kanal)
     assert [(e.report_id, e.at) for e in watcher.seen] == [(rid, T0 + timedelta(hours=24))]
     assert len(events(kanal.engine, rid)) == 1
+    [line] = [r.getMessage() for r in caplog.records if "deadline" in r.getMessage()]
+    assert line == (f"report {tid(40)} missed its first_response deadline "
+                    f"(2026-12-01T01:00:00+00:00) held by {ALFA}; escalated to {SATU}")
 
 
 def test_escalation_round_runs_batch_after_batch(make_kanal, settings, monkeypatch):
