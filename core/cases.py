@@ -327,10 +327,7 @@ class Cases:
     def flush(self, conn: Connection, work: CaseWork) -> None:
         """Write what hooks buffered: their case events, then the notices to the reporter."""
         if work.case_events:
-            conn.execute(insert(event_t), [{
-                "report_id": e.report_id, "kind": e.kind, "status": e.status, "note": e.note,
-                "actor": e.actor, "public": e.public, "created_at": work.now,
-            } for e in work.case_events])
+            conn.execute(insert(event_t), [e.row(work.now) for e in work.case_events])
         if work.notices and self.deliver is not None:
             self.deliver(conn, work.report_id, work.notices, work.now)
 

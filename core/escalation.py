@@ -158,10 +158,7 @@ def _escalate(conn: Connection, r, target: str | None, now: datetime, hook,
         work = CaseWork(now=now, report_id=r.id)
         hook.kanal_case_escalated(escalation=escalation, work=work)
         if work.case_events:
-            conn.execute(insert(event_t), [{
-                "report_id": e.report_id, "kind": e.kind, "status": e.status, "note": e.note,
-                "actor": e.actor, "public": e.public, "created_at": now,
-            } for e in work.case_events])
+            conn.execute(insert(event_t), [e.row(now) for e in work.case_events])
         if work.notices:
             if on_notices is not None:
                 on_notices(conn, r.id, work.notices, now)
