@@ -16,10 +16,11 @@ from gateway import auth
 from gateway.staff_pages import NO_STORE
 
 router = APIRouter(tags=["officers"])
+# the answers of the guard, for a route's ``responses``: TOKEN_ERRORS where roles are named
+UNAUTHORIZED = {
+    401: {"description": "missing_token or invalid_token (with WWW-Authenticate: Bearer)"}}
 TOKEN_ERRORS = {
-    401: {"description": "missing_token or invalid_token (with WWW-Authenticate: Bearer)"},
-    403: {"description": "forbidden: the account's role may not do this"},
-}
+    **UNAUTHORIZED, 403: {"description": "forbidden: the account's role may not do this"}}
 
 
 class UnitOut(BaseModel):
@@ -34,7 +35,7 @@ class Me(BaseModel):
     unit: UnitOut | None
 
 
-@router.get("/staff/api/me", response_model=Me, responses=TOKEN_ERRORS,
+@router.get("/staff/api/me", response_model=Me, responses=UNAUTHORIZED,
             summary="The account the token belongs to")
 async def me(request: Request, account: Staff = auth.require_token()) -> JSONResponse:
     """The token's account, its role and its unit (null for an account without one): what
