@@ -31,7 +31,7 @@ def finding_dict(finding: Finding) -> dict:
 
 class ProofPhotos:
     def __init__(self, store, *, max_distance_m: float = MAX_DISTANCE_M):
-        self.store = store
+        self.files = store  # not ``store``: that is the method below
         self.max_distance_m = max_distance_m
 
     def check(self, conn: Connection, case: Row,
@@ -65,7 +65,7 @@ class ProofPhotos:
             .where(proof_t.c.report_id != case.id, proof_t.c.phash.is_not(None)))]
         out = []
         for photo, result in checked:
-            stored = self.store.put(photo.upload.data, photo.media_type, photo.upload.filename)
+            stored = self.files.put(photo.upload.data, photo.media_type, photo.upload.filename)
             findings = list(result.marks)
             if result.phash is not None:
                 findings += [r.finding for r in find_reuse(result.phash, known)]

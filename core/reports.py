@@ -27,7 +27,8 @@ def unit_names(conn: Connection, ids) -> dict[str, str]:
     ids = sorted({i for i in ids if i})
     if not ids:
         return {}
-    return dict(conn.execute(select(unit_t.c.id, unit_t.c.name).where(unit_t.c.id.in_(ids))))
+    return dict(conn.execute(select(unit_t.c.id, unit_t.c.name)
+                             .where(unit_t.c.id.in_(ids))).all())
 
 
 def wib(value: datetime | None) -> str | None:
