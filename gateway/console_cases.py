@@ -41,6 +41,11 @@ def wib(value: datetime | None) -> str:
     return wib_text(value) or ""
 
 
+def when(iso: str | None) -> str:
+    """An ISO 8601 time of the read models as the staff pages show times."""
+    return wib(datetime.fromisoformat(iso)) if iso else ""
+
+
 def time_left(due: datetime | None, now: datetime) -> dict[str, Any] | None:
     """How long until the deadline, or since it passed: days, hours and minutes."""
     if due is None:
@@ -146,7 +151,7 @@ async def case_page(request: Request, account: Staff, raw_id: str, *, status_cod
                     status_code=exc.status_code)
     now = kanal.clock()
     return page(request, "staff_case.html", {
-        **detail, "error": error, "typed": typed or dict.fromkeys(FORM_FIELDS, ""), "wib": wib,
+        **detail, "error": error, "typed": typed or dict.fromkeys(FORM_FIELDS, ""), "wib": wib, "when": when,
         "left": time_left(detail["due_at"], now), "reject_reasons": REJECT_REASONS,
         "category_names": kanal.category_names, "max_photos": MAX_PROOF_PHOTOS,
         "done": request.query_params.get("done") if status_code == 200 else None,
