@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import asdict, dataclass
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -129,6 +129,9 @@ def queue(conn: Connection, staff: Staff | None, *, status: str | None = None,
         raise ApiError(422, "invalid_field", f"limit is 1-{MAX_LIMIT} and offset >= 0",
                        field="limit")
     now = now or utcnow()
+    # in UTC: SQLite keeps times as naive UTC text and would compare a WIB time as it is
+    since, until = (t.astimezone(timezone.utc) if t is not None else None
+                    for t in (since, until))
     where = [c for c in (
         _statuses(status),
         _held_by(unit) if unit else None,

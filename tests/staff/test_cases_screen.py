@@ -135,7 +135,7 @@ def test_queue_filters(screen):
     delta = report(client, "f3", point=DELTA)
     with writing(kanal.engine) as conn:
         conn.execute(update(report_t).where(report_t.c.tracking_id == trash).values(
-            status="Proses", created_at=datetime(2026, 1, 5, 3, 0, tzinfo=UTC)))
+            status="Proses", created_at=datetime(2026, 1, 5, 17, 30, tzinfo=UTC)))
     as_user(client, "super1")
     assert set(queue_ids(client, "?status=Menunggu")) == {road, delta}
     assert set(queue_ids(client, "?category=sampah")) == {trash}
@@ -144,8 +144,10 @@ def test_queue_filters(screen):
     assert set(queue_ids(client, "?area=31.71.01")) == {road, trash}
     assert set(queue_ids(client, "?channel=jaki")) == {road, trash, delta}
     assert queue_ids(client, "?channel=sms") == []
-    assert set(queue_ids(client, "?since=2026-01-05&until=2026-01-05")) == {trash}
-    assert trash not in queue_ids(client, "?since=2026-01-06")
+    # 17:30 UTC on the 5th is 00:30 WIB on the 6th: the days are Jakarta's
+    assert set(queue_ids(client, "?since=2026-01-06&until=2026-01-06")) == {trash}
+    assert queue_ids(client, "?since=2026-01-05&until=2026-01-05") == []
+    assert trash not in queue_ids(client, "?since=2026-01-07")
     with writing(kanal.engine) as conn:
         conn.execute(update(report_t).where(report_t.c.tracking_id == road).values(
             status="Selesai"))
