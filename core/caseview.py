@@ -4,8 +4,9 @@ and one case with what the account may see and do. Queries only; no web code.
 ``queue`` is the one list of cases for staff: ``/staff/cases``, ``GET /staff/api/cases``
 and ``kanal cases list`` all call it. Its order is the SLA risk: a missed deadline first
 (the oldest miss on top), then the nearest deadline, then the cases with no clock running.
-The officer's filter on its unit (``unit_id`` or ``escalated_unit_id``) is served by the
-indexes ``ix_report_unit_due`` and ``ix_report_escalated_due`` (unit, deadline).
+The officer's filter on its unit (``unit_id`` or ``escalated_unit_id``) uses the indexes
+``ix_report_unit_due`` and ``ix_report_escalated_due`` (unit, deadline), one per side of
+the OR (PostgreSQL plans a bitmap OR of the two; the few rows found are then sorted).
 
 Personal data (docs/cases.md, "The officer screen"): supervisors and admins see the
 reporter's name and handles; officers see the messages, the photos and the name, with the
@@ -145,7 +146,7 @@ def queue(conn: Connection, staff: Staff | None, *, status: str | None = None,
     stmt = (select(report_t, unit_t.c.name.label("unit_name"))
             .outerjoin(unit_t, unit_t.c.id == report_t.c.unit_id)
             .where(*where)
-            .order_by(report_t.c.sla_due_at.is_(None), report_t.c.sla_due_at, report_t.c.id)
+            .order_by(report_t.c.sla_due_at.asc().nulls_last(), report_t.c.id)
             .limit(limit).offset(offset))
     return [_row(r, now) for r in conn.execute(stmt)]
 
