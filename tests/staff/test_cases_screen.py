@@ -383,3 +383,18 @@ def test_csrf_refusal(screen):
                     data={"csrf": "palsu", "action": "start"})
     assert r.status_code == 403 and 'data-error="csrf"' in r.text
     assert case_row(kanal, compact).status == "Menunggu"
+
+
+def test_a_case_escalated_to_the_unit_is_in_its_queue_with_a_badge(screen):
+    kanal, client = screen
+    late = report(client, "e1", point=DELTA)
+    with writing(kanal.engine) as conn:
+        conn.execute(update(report_t).where(report_t.c.tracking_id == late).values(
+            escalated_unit_id="kelurahan-31.71.01.1001",
+            sla_due_at=datetime.now(UTC) - timedelta(days=1)))
+    as_user(client, "kel1")
+    assert queue_ids(client) == [late]
+    card = client.get("/staff/cases").text.split(f'data-id="{late}"')[1].split("</li>")[0]
+    assert "eskalasi" in card and "terlambat 1 hari" in card
+    page = client.get(f"/staff/cases/{late}")
+    assert page.status_code == 200 and "start" in forms(page.text)
