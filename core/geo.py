@@ -169,6 +169,11 @@ class Boundaries:
         area = self._by_code.get(code)
         return area.place(method) if area else None
 
+    def geometry(self, code: str) -> shapely.Geometry | None:
+        """The kelurahan's polygon (lon, lat), for drawing it; None for an unknown code."""
+        area = self._by_code.get(code)
+        return self._tree.geometries[self._areas.index(area)] if area else None
+
     def locate(self, lat: float, lon: float) -> Place | None:
         """The kelurahan at (lat, lon); see the class docstring for the rules."""
         if not valid_coordinates(lat, lon):

@@ -1,16 +1,19 @@
-"""``kanal cases``: the cases of the reports (issue 12): what the scheduler does to them,
-on demand."""
+"""``kanal cases``: the case queue by SLA risk (``core.caseview.queue``, the same list as
+/staff/cases) and what the scheduler does to cases, on demand."""
 
 from __future__ import annotations
 
 import click
 
+from core import caseview
+from core.cases import STATUSES
+from core.db import make_engine
 from core.reports import wib
 from core.settings import KanalSettings
 from gateway.cli.common import json_option, listing, pass_settings
 
 
-@click.group(help="cases: SLA deadlines and escalation")
+@click.group(help="cases: the queue by SLA risk, deadlines and escalation")
 def cases() -> None:
     pass
 
@@ -34,3 +37,28 @@ def cases_escalate(settings: KanalSettings, as_json: bool) -> None:
     listing(rows, ["tracking_id", "clock", "due_at", "unit", "escalated_to"], as_json)
     if not as_json:
         click.echo(f"{len(rows)} case(s) escalated")
+
+
+COLUMNS = ["tracking_id", "status", "unit_id", "due_at", "overdue", "escalated", "category",
+           "kelurahan_name"]
+
+
+@cases.command("list", help="cases by SLA risk: overdue first, then the nearest deadline")
+@click.option("--status", type=click.Choice([*STATUSES, caseview.ALL]),
+              help="one status, or all (default: the open ones)")
+@click.option("--unit", help="the cases a unit holds or was escalated (kanal units list)")
+@click.option("--limit", type=click.IntRange(1, caseview.MAX_LIMIT), default=50,
+              show_default=True)
+@json_option
+@pass_settings
+def cases_list(settings: KanalSettings, status: str | None, unit: str | None, limit: int,
+               as_json: bool) -> None:
+    with make_engine(settings.database_url).connect() as conn:
+        rows = [r.as_dict() for r in caseview.queue(conn, None, status=status, unit=unit,
+                                                     limit=limit)]
+    if not as_json:
+        rows = [{**r, "overdue": "yes" if r["overdue"] else "",
+                 "escalated": "yes" if r["escalated"] else ""} for r in rows]
+    listing(rows, COLUMNS, as_json)
+    if not as_json:
+        click.echo(f"{len(rows)} case(s)")
