@@ -49,12 +49,16 @@ def _clean_name(name: str) -> str:
 
 
 def rename_unit(conn: Connection, unit_id: str, name: str, actor: str,
-                now: datetime | None = None) -> bool:
-    """False when the name was already that."""
+                now: datetime | None = None, *, expected: str | None = None) -> bool:
+    """False when the name was already that. With ``expected`` (the name a form showed),
+    a name changed meanwhile is refused."""
     row = _existing(conn, unit_id)
     if row.kind not in RENAMABLE:
         raise RouteError("from_data", f"{unit_id!r} is a {row.kind}: its name comes from "
                          f"the boundaries, not from this page", unit=unit_id, kind=row.kind)
+    if expected is not None and row.name != expected:
+        raise RouteError("stale", f"{unit_id} was renamed meanwhile; nothing was changed",
+                         what=unit_id)
     name = _clean_name(name)
     if name == row.name:
         return False

@@ -173,6 +173,8 @@ def test_rename_deactivate_and_add_are_audited(synced):
      "from_data", "is a sudin"),
     (lambda c: unitedit.rename_unit(c, "dinas-kucing", "X", "a", NOW),
      "unknown_unit", "no unit 'dinas-kucing'"),
+    (lambda c: unitedit.rename_unit(c, "inspektorat", "X", "a", NOW, expected="Lama"),
+     "stale", "renamed meanwhile"),
     (lambda c: unitedit.rename_unit(c, "inspektorat", "   ", "a", NOW),
      "bad_name", "1-200 characters"),
     (lambda c: unitedit.set_unit_active(c, "kota-31.71", False, "a", NOW),
@@ -188,7 +190,7 @@ def test_rename_deactivate_and_add_are_audited(synced):
      "bad_id", "a dinas id is dinas-"),
     (lambda c: unitedit.add_unit(c, "dinas-" + "x" * 55, "dinas", "X", "a", NOW, sudin=True),
      "bad_id", "longer than 64"),
-], ids=["rename-kelurahan", "rename-sudin", "unknown", "blank-name", "deactivate-kota",
+], ids=["rename-kelurahan", "rename-sudin", "unknown", "stale", "blank-name", "deactivate-kota",
         "exists", "kind", "prefix", "empty", "case", "sudin-id-too-long"])
 def test_a_wrong_unit_change_is_refused_and_writes_nothing(synced, change, code, message):
     before = {i: tuple(r) for i, r in by_id(synced).items()}
