@@ -127,9 +127,10 @@ def _write(conn: Connection, category: str, dinas_id: str | None, actor: str,
 
 def set_route(conn: Connection, category: str, dinas_id: str | None, actor: str,
               now: datetime | None = None, *, config: UnitsFile | None = None,
-              known: Iterable[str] | None = None) -> None:
+              known: Iterable[str] | None = None) -> bool:
     """Route ``category`` to ``dinas_id`` (None: it stays with the kelurahan), whatever
-    the file says. ``known``: the category ids (the settings' categories file when None)."""
+    the file says. ``known``: the category ids (the settings' categories file when None).
+    False (and nothing written) when that is its route already."""
     check_category(category, known)
     if dinas_id is not None:
         check_dinas(conn, dinas_id)
@@ -137,9 +138,12 @@ def set_route(conn: Connection, category: str, dinas_id: str | None, actor: str,
     config = config or configured()
     before = _routes(conn)
     old = before[category] if category in before else config.categories.get(category)
+    if old == dinas_id:
+        return False
     _write(conn, category, dinas_id, actor, now)
     audit.record(conn, actor, "category_routed", setting=category, old=old, new=dinas_id,
                  detail=None if dinas_id else "stays with the kelurahan", now=now)
+    return True
 
 
 def reset_route(conn: Connection, category: str, actor: str, now: datetime | None = None,

@@ -86,6 +86,8 @@ def test_units_route_changes_the_map_and_is_audited(cli_env):  # noqa: F811
         "jalan-rusak routed to dinas-sumber-daya-air\n")
     assert kanal_ok("units", "route", "sampah", "--none", env=env) == (
         "sampah kept with the kelurahan\n")
+    assert kanal_ok("units", "route", "banjir", "dinas-sumber-daya-air", env=env) == (
+        "banjir routed to dinas-sumber-daya-air already\n")
     after = routes(cli_env)
     assert (after["jalan-rusak"]["dinas"], after["jalan-rusak"]["source"]) == (
         "dinas-sumber-daya-air", "database")

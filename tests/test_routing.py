@@ -60,6 +60,11 @@ def test_the_file_routes_until_an_admin_changes_it(synced, config):
                           known=CATEGORIES)
         routing.set_route(conn, "lainnya", "biro-pemerintahan", "admin1", NOW,
                           config=config, known=CATEGORIES)
+        # what it is already: no row, no event
+        assert not routing.set_route(conn, "banjir", "dinas-sumber-daya-air", "admin1",
+                                     NOW, config=config, known=CATEGORIES)
+        assert not routing.set_route(conn, "sampah", None, "admin1", NOW, config=config,
+                                     known=CATEGORIES)
     assert dinas(synced, "jalan-rusak", config) == "dinas-sumber-daya-air"
     assert dinas(synced, "sampah", config) is None  # a row without a dinas wins too
     assert dinas(synced, "lainnya", config) == "biro-pemerintahan"

@@ -90,11 +90,12 @@ def units_route(settings: KanalSettings, category: str, dinas_id: str | None,
             changed = routing.reset_route(conn, category, actor(), config=config,
                                           known=known)
         else:
-            routing.set_route(conn, category, dinas_id, actor(), config=config, known=known)
-            changed = True
+            changed = routing.set_route(conn, category, dinas_id, actor(), config=config,
+                                        known=known)
         now = routing.dinas_for(conn, category, config)
     where = "kept with the kelurahan" if now is None else f"routed to {now}"
-    if reset and not changed:
-        click.echo(f"{category} already follows config/units.yaml: {where}")
+    if reset:
+        click.echo(f"{category} {where} (config/units.yaml)" if changed else
+                   f"{category} already follows config/units.yaml: {where}")
     else:
-        click.echo(f"{category} {where}" + (" (config/units.yaml)" if reset else ""))
+        click.echo(f"{category} {where}" + ("" if changed else " already"))
