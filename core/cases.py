@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, insert, select, update
 
+from core import routing, units
 from core.errors import ApiError
 from core.models import CaseEvent, Report, Unit, as_utc
 from core.staff import Staff
@@ -145,21 +146,26 @@ def unit_kind(conn: Connection, unit_id: str | None) -> str | None:
 
 
 class Cases:
-    """Takes actions on cases. Built once per runtime with the SLA clocks, the routing
-    lookups and the plugin hook; ``proofs`` stores and checks proof photos
-    (``core.proofs.ProofPhotos``), ``deliver`` writes notices to the reporter
-    (``core.notify``)."""
+    """Takes actions on cases. Built once per runtime with the SLA clocks and the plugin
+    hook; ``proofs`` stores and checks proof photos (``core.proofs.ProofPhotos``),
+    ``deliver`` writes notices to the reporter (``core.notify``)."""
 
     def __init__(self, *, clocks, hook, proofs=None,
-                 dinas_for: Callable[[Connection, str | None], str | None] | None = None,
-                 sudin_for: Callable[[str, str], str | None] | None = None,
                  deliver: Callable[[Connection, int, list[Notice], datetime], None] | None = None):
         self.clocks = clocks
         self.hook = hook
         self.proofs = proofs
-        self.dinas_for = dinas_for or (lambda conn, category: None)
-        self.sudin_for = sudin_for or (lambda dinas, kota: None)
         self.deliver = deliver
+
+    @staticmethod
+    def dinas_for(conn: Connection, category: str | None) -> str | None:
+        """The dinas a category is coordinated with (the admins' map over the file)."""
+        return routing.dinas_for(conn, category)
+
+    @staticmethod
+    def sudin_for(conn: Connection, dinas_id: str, kota_code: str | None) -> str | None:
+        """The dinas's suku dinas in the report's kota."""
+        return units.sudin_for(dinas_id, kota_code or "", conn=conn)
 
     def act(self, conn: Connection, staff: Staff, compact: str, request: ActionRequest,
             now: datetime) -> Outcome:
@@ -209,7 +215,7 @@ class Cases:
         holder = unit_row(conn, case.unit_id)
         unit_id = request.unit
         if not unit_id and holder is not None and case.kota_code:
-            unit_id = self.sudin_for(holder.id, case.kota_code)
+            unit_id = self.sudin_for(conn, holder.id, case.kota_code)
         if not unit_id:
             raise ApiError(422, "missing_field", "name the suku dinas to dispose to (unit)",
                            field="unit")

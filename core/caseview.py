@@ -273,7 +273,7 @@ def form_units(conn: Connection, case: Row, dinas_for, sudin_for) -> dict[str, A
     """The choices of the coordinate and dispose forms: the active dinas and biro (the
     default is the category's dinas, ``dinas_for(conn, category)``), and the active suku
     dinas of the dinas holding the case (the default its sudin in the report's kota,
-    ``sudin_for(dinas_id, kota_code)``)."""
+    ``sudin_for(conn, dinas_id, kota_code)``)."""
     dinas = conn.execute(select(unit_t.c.id, unit_t.c.name).where(
         unit_t.c.kind.in_(sorted(cases.DINAS_KINDS)), unit_t.c.active.is_(True))
         .order_by(unit_t.c.name)).all()
@@ -284,6 +284,6 @@ def form_units(conn: Connection, case: Row, dinas_for, sudin_for) -> dict[str, A
             unit_t.c.active.is_(True)).order_by(unit_t.c.kota_code, unit_t.c.name)).all()
     return {
         "dinas": dinas, "dinas_default": dinas_for(conn, case.category),
-        "sudin": sudin, "sudin_default": sudin_for(case.unit_id, case.kota_code)
+        "sudin": sudin, "sudin_default": sudin_for(conn, case.unit_id, case.kota_code)
         if case.unit_id and case.kota_code else None,
     }

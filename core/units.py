@@ -85,7 +85,9 @@ def _lock(conn: Connection) -> None:
 def sync(conn: Connection, units: list[dict], kinds: frozenset[str],
          now: datetime | None = None) -> Synced:
     """Insert the missing units, bring the others up to date (and active), and deactivate
-    those of ``kinds`` that ``units`` no longer has. Nothing is deleted."""
+    those of ``kinds`` that ``units`` no longer has. Nothing is deleted. A unit an admin
+    edited or added (``edited_at``) keeps its name and active flag, and is kept when
+    ``units`` does not have it."""
     _lock(conn)
     existing = {r.id: r for r in conn.execute(select(unit_t))}
     now = now or utcnow()
@@ -95,13 +97,16 @@ def sync(conn: Connection, units: list[dict], kinds: frozenset[str],
         if old is None:
             conn.execute(insert(unit_t).values(**u, active=True, created_at=now))
             added += 1
-        elif not old.active or any(getattr(old, f) != u[f] for f in _FIELDS):
-            conn.execute(update(unit_t).where(unit_t.c.id == u["id"]).values(
-                **{f: u[f] for f in _FIELDS}, active=True))
+            continue
+        # an admin's name and active flag (core.unitedit) stay; the rest follows the source
+        fields = [f for f in _FIELDS if not (old.edited_at and f == "name")]
+        values = {f: u[f] for f in fields} | ({} if old.edited_at else {"active": True})
+        if any(getattr(old, f) != v for f, v in values.items()):
+            conn.execute(update(unit_t).where(unit_t.c.id == u["id"]).values(**values))
             changed += 1
     wanted = {u["id"] for u in units}
     gone = [r.id for r in existing.values()
-            if r.kind in kinds and r.active and r.id not in wanted]
+            if r.kind in kinds and r.active and r.id not in wanted and not r.edited_at]
     if gone:
         conn.execute(update(unit_t).where(unit_t.c.id.in_(gone)).values(active=False))
     return Synced(added, changed, len(gone))
@@ -154,13 +159,21 @@ def dinas_for_category(category_id: str | None, config: UnitsFile | None = None)
     return (config or configured()).categories.get(category_id)
 
 
-def sudin_for(dinas_id: str, kota_code: str, config: UnitsFile | None = None) -> str | None:
+def sudin_for(dinas_id: str, kota_code: str, config: UnitsFile | None = None,
+              conn: Connection | None = None) -> str | None:
     """The id of the dinas's suku dinas in that kota, or None when the dinas has none (or
     is not a dinas of the file, or the code is not a kota's). The unit exists once the
-    boundaries had that kota at a sync: check with ``unit(conn, id)``."""
+    boundaries had that kota at a sync: check with ``unit(conn, id)``. With ``conn``, a
+    dinas added on the units page (``core.unitedit``) is found by its stored suku dinas."""
     from core.geo import KOTA_CODE  # numpy and shapely: only when used
 
+    if not KOTA_CODE.fullmatch(kota_code or ""):
+        return None
     entry = (config or configured()).entry(dinas_id)
-    if entry is None or not entry.sudin or not KOTA_CODE.fullmatch(kota_code or ""):
+    if entry is None and conn is not None:
+        return conn.execute(select(unit_t.c.id).where(
+            unit_t.c.kind == "sudin", unit_t.c.parent_id == dinas_id,
+            unit_t.c.kota_code == kota_code)).scalar()
+    if entry is None or not entry.sudin:
         return None
     return f"sudin-{entry.short}-{kota_code}"

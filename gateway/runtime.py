@@ -179,11 +179,8 @@ class Kanal:
         """The officers' actions on cases (``core.cases``)."""
         from core.cases import Cases
         from core.proofs import ProofPhotos
-        from core.units import dinas_for_category, sudin_for
 
-        return Cases(clocks=sla, hook=self.pm.hook, proofs=ProofPhotos(self.store),
-                     dinas_for=lambda conn, category: dinas_for_category(category),
-                     sudin_for=sudin_for)
+        return Cases(clocks=sla, hook=self.pm.hook, proofs=ProofPhotos(self.store))
 
     def act_on_case(self, staff, compact: str, request):
         """One officer's or supervisor's action, in its own writing transaction."""

@@ -24,7 +24,8 @@ from tests.test_cli import REPO
 # every command that lists rows; each has --json, and a new one belongs here
 LISTINGS = {("channels", "list"), ("channels", "check"), ("channels", "status"),
             ("inbox", "list"), ("outbox", "list"), ("staff", "list"), ("offices", "list"),
-            ("audit", "list"), ("units", "list"), ("cases", "escalate"), ("cases", "list")}
+            ("audit", "list"), ("units", "list"), ("units", "routes"), ("cases", "escalate"),
+            ("cases", "list")}
 # --json on a command that reports one thing (tests/test_cli_console.py reads it)
 JSON_NOT_LISTING = {("channels", "test")}
 

@@ -68,3 +68,54 @@ def test_officer_and_supervisor_accounts_with_their_unit(cli_env):  # noqa: F811
         "budi": "sudin-bina-marga-31.71", "sari": "biro-pemerintahan", "tono": None}
     table = kanal_ok("staff", "list", env=cli_env).splitlines()
     assert table[1].split()[:3] == ["budi", "officer", "sudin-bina-marga-31.71"]
+
+
+def routes(env) -> dict[str, dict]:
+    return {r["category"]: r for r in json.loads(kanal_ok("units", "routes", "--json",
+                                                          env=env))}
+
+
+def test_units_route_changes_the_map_and_is_audited(cli_env):  # noqa: F811
+    before = routes(cli_env)
+    assert before["jalan-rusak"] == {
+        "category": "jalan-rusak", "name": "Jalan rusak", "file": "dinas-bina-marga",
+        "chosen": "dinas-bina-marga", "dinas": "dinas-bina-marga", "source": "file"}
+    assert before["lainnya"]["dinas"] is None and before["lainnya"]["source"] == "file"
+    env = {**cli_env, "KANAL_ACTOR": "ops-ani"}
+    assert kanal_ok("units", "route", "jalan-rusak", "dinas-sumber-daya-air", env=env) == (
+        "jalan-rusak routed to dinas-sumber-daya-air\n")
+    assert kanal_ok("units", "route", "sampah", "--none", env=env) == (
+        "sampah kept with the kelurahan\n")
+    assert kanal_ok("units", "route", "banjir", "dinas-sumber-daya-air", env=env) == (
+        "banjir routed to dinas-sumber-daya-air already\n")
+    after = routes(cli_env)
+    assert (after["jalan-rusak"]["dinas"], after["jalan-rusak"]["source"]) == (
+        "dinas-sumber-daya-air", "database")
+    assert (after["sampah"]["dinas"], after["sampah"]["file"]) == (None,
+                                                                   "dinas-lingkungan-hidup")
+    table = kanal_ok("units", "routes", env=cli_env).splitlines()
+    assert table[0].split() == ["CATEGORY", "DINAS", "SOURCE", "FILE", "CHOSEN"]
+    assert "jalan-rusak dinas-sumber-daya-air database dinas-bina-marga" in " ".join(
+        " ".join(line.split()) for line in table)
+    assert kanal_ok("units", "route", "jalan-rusak", "--reset", env=env) == (
+        "jalan-rusak routed to dinas-bina-marga (config/units.yaml)\n")
+    assert kanal_ok("units", "route", "jalan-rusak", "--reset", env=env) == (
+        "jalan-rusak already follows config/units.yaml: routed to dinas-bina-marga\n")
+    trail = json.loads(kanal_ok("audit", "list", "--json", env=cli_env))
+    assert [(e["actor"], e["action"], e["setting"]) for e in trail][:3] == [
+        ("ops-ani", "category_route_reset", "jalan-rusak"),
+        ("ops-ani", "category_routed", "sampah"),
+        ("ops-ani", "category_routed", "jalan-rusak")]
+
+
+@pytest.mark.parametrize("args, message", [
+    (["kucing", "dinas-bina-marga"], "kanal: no category 'kucing' (known: "),
+    (["banjir", "dinas-kucing"], "kanal: no unit 'dinas-kucing' (see kanal units list)"),
+    (["banjir", "sudin-bina-marga-31.71"], "kanal: 'sudin-bina-marga-31.71' is a sudin"),
+    (["banjir"], "give one of DINAS_ID, --none or --reset"),
+    (["banjir", "dinas-bina-marga", "--none"], "give one of DINAS_ID, --none or --reset"),
+], ids=["category", "unit", "sudin", "nothing", "two"])
+def test_a_wrong_route_exits_2_and_changes_nothing(cli_env, args, message):  # noqa: F811
+    out = run_kanal("units", "route", *args, env=cli_env)
+    assert out.returncode == 2 and message in out.stderr
+    assert {r["source"] for r in routes(cli_env).values()} == {"file"}
