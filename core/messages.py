@@ -28,6 +28,18 @@ TEXTS = {
                      "Kirim ulang dengan lampiran lebih kecil.",
         "unsupported_message": "Maaf, pesan jenis ini belum dapat kami terima. Tulis keluhan "
                                "Anda sebagai teks, boleh dengan foto dan lokasi.",
+        "rating_request": "Laporan {tid} selesai. Beri nilai 1-5 dengan membalas angkanya, "
+                          "mis. 4. Belum beres? Balas 1 atau 2 dan alasannya.",
+        "rating_request_link": "Laporan {tid} selesai. Beri nilai 1-5 di {link}",
+        "rating_thanks": "Terima kasih, nilai {score} untuk laporan {tid} kami catat.",
+        "rating_thanks_reopened": "Terima kasih. Laporan {tid} dibuka kembali untuk "
+                                  "diperiksa supervisor.",
+        "rating_refused": "Nilai tidak dapat dicatat.",
+        "rating_refused_already_rated": "Laporan {tid} sudah diberi nilai. Nilai hanya dapat "
+                                        "diberikan sekali.",
+        "rating_refused_not_finished": "Laporan {tid} belum selesai ({status}). Nilai dapat "
+                                       "diberikan setelah laporan selesai.",
+        "rating_refused_not_reporter": "Hanya pelapor yang dapat memberi nilai laporan ini.",
     },
     "en": {
         "ack": "Report received, number {tid}. Check: reply STATUS {tid} or open {url}",
@@ -44,8 +56,32 @@ TEXTS = {
                      "Please send it again with smaller attachments.",
         "unsupported_message": "Sorry, we cannot take this kind of message yet. Please write "
                                "your complaint as text, with a photo and location if you can.",
+        "rating_request": "Report {tid} is resolved. Rate it 1-5 by replying with the number, "
+                          "e.g. 4. Not fixed? Reply 1 or 2 and why.",
+        "rating_request_link": "Report {tid} is resolved. Rate it 1-5 at {link}",
+        "rating_thanks": "Thank you, your rating of {score} for report {tid} is recorded.",
+        "rating_thanks_reopened": "Thank you. Report {tid} is reopened for a supervisor to "
+                                  "check.",
+        "rating_refused": "The rating could not be recorded.",
+        "rating_refused_already_rated": "Report {tid} was rated already. A report can be "
+                                        "rated once.",
+        "rating_refused_not_finished": "Report {tid} is not resolved yet ({status}). It can be "
+                                       "rated once it is.",
+        "rating_refused_not_reporter": "Only the person who made this report can rate it.",
     },
 }
+
+
+def _variant(kind: str, details: dict) -> str:
+    """The text of a kind for what its details say: a rating asked for with a link, a
+    thanks for a rating that reopened the case, the reason a rating was refused."""
+    if kind == "rating_request" and details.get("link"):
+        return "rating_request_link"
+    if kind == "rating_thanks" and details.get("reopened"):
+        return "rating_thanks_reopened"
+    if kind == "rating_refused" and details.get("reason"):
+        return f"rating_refused_{details['reason']}"
+    return kind
 
 
 def megabytes(size: int) -> str:
@@ -60,11 +96,13 @@ class OutboundTexts:
     @hookimpl(trylast=True)
     def kanal_format_outbound(self, kind, report, language, details):
         texts = TEXTS.get(language) or TEXTS["id"]
-        template = texts.get(kind)
+        details = details or {}
+        template = texts.get(_variant(kind, details)) or texts.get(kind)
         if template is None:
             return None
         values = {"tid": "", "status": "", "url": f"{self.base}/lacak", "size": "",
-                  "limit": ""}
+                  "limit": "", "score": details.get("score", ""),
+                  "link": details.get("link") or ""}
         for name in ("size", "limit"):
             if isinstance((details or {}).get(name), int):
                 values[name] = megabytes(details[name])

@@ -1,5 +1,5 @@
 """What the pipeline answers, and the requests that are not reports: STATUS, STOP, MULAI,
-/start. Answers go through the outbox, or are recorded as given inline (JAKI, web)."""
+/start, a rating of a finished report. Answers go through the outbox, or are recorded as given inline (JAKI, web)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from core import tracking
+from core import keywords, rating, tracking
 from core.bulk import insert_rows
 from core.db import allocate_ids
 from core.outbox import record_delivery
@@ -24,11 +24,54 @@ media_t = MediaJob.__table__
 log = logging.getLogger(__name__)
 
 
-def handle_requests(conn: Connection, work: list[Work], now: datetime) -> None:
-    """Look up what STATUS asks for, flag opt-outs; decide each request's answer."""
+def claim_ratings(conn: Connection, work: list[Work], now: datetime) -> None:
+    """Find the report each rating rates: the one a Telegram button names, or the sender's
+    finished report (``core.rating.reply_target``). A digit from a sender with none is an
+    ordinary message again ("3" may start a report), so this runs before threading."""
+    for w in work:
+        if w.intent != "rating":
+            continue
+        named = w.message.extra.get("rate_tracking_id")
+        row = (rating.find(conn, named) if named
+               else rating.reply_target(conn, w.reporter_id, now))
+        if row is None and not named:
+            w.message.intent, w.message.intent_arg = "report", None
+            continue
+        w.target_row = row
+        if row is not None and w.reporter_id is not None and row.reporter_id == w.reporter_id:
+            # someone else's press of a forwarded button stays off that report
+            w.target = (row.id, row.tracking_id, row.status)
+
+
+def _rate(cases, conn: Connection, w: Work, now: datetime) -> None:
+    reply = keywords.rating_reply(w.message.intent_arg)
+    if w.target_row is None or reply is None:
+        w.reply, w.reply_details = "rating_refused", {"reason": "not_found"}
+        return
+    if w.target is None:  # not the reporter's report (claim_ratings)
+        w.reply, w.reply_details = "rating_refused", {"reason": "not_reporter"}
+        return
+    score, comment = reply
+    try:
+        done = rating.rate(cases, conn, w.target_row, score, comment, w.message.channel, now,
+                           reporter_id=w.reporter_id)
+    except rating.RatingRefused as exc:
+        w.reply, w.reply_details = "rating_refused", {"reason": exc.error}
+        return
+    status = conn.execute(select(report_t.c.status)
+                          .where(report_t.c.id == done.report_id)).scalar_one()
+    w.target = (done.report_id, done.tracking_id, status)
+    w.reply, w.reply_details = "rating_thanks", {"score": score, "reopened": done.reopened}
+
+
+def handle_requests(conn: Connection, work: list[Work], now: datetime, cases=None) -> None:
+    """Look up what STATUS asks for, flag opt-outs, take ratings (``cases`` reopens a
+    case rated badly); decide each request's answer."""
     asked: dict[Work, str | None] = {}
     for w in work:
-        if w.intent == "status":
+        if w.intent == "rating":
+            _rate(cases, conn, w, now)
+        elif w.intent == "status":
             arg = w.message.intent_arg
             if not arg:
                 w.reply = "status_help"
@@ -130,7 +173,7 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
                 official_channel=w.message.official_channel, created_at=now)
         inline = adapter.replies_inline
         if inline or w.message.sender is not None:  # else nobody to answer
-            text = compose(pipeline, adapter, w.reply, report)
+            text = compose(pipeline, adapter, w.reply, report, w.reply_details)
             if text:
                 handle = None if inline else (w.message.reply_address
                                               or w.message.sender.handle)
@@ -141,7 +184,7 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
                 log.info("inbox %s: no %s channel running or the contact opted out; "
                          "not notified", w.row.id, contact.kind)
                 continue
-            text = compose(pipeline, pipeline.adapters[via], w.reply, report)
+            text = compose(pipeline, pipeline.adapters[via], w.reply, report, w.reply_details)
             if text:
                 sends.append((w, via, contact.handle, text, False))
     on_reports = [s for s in sends if s[0].report_id is not None]

@@ -1,0 +1,237 @@
+"""The citizen's rating of a finished case (core/rating.py): replies of a digit, the link
+with its token, once only, by the reporter only; a bad rating reopens the case once."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from core import keywords, rating, reports
+from core.db import writing
+from core.models import CaseEvent, Message, OutboxItem, Report
+from tests.casework import Officers, report_row
+
+ALFA = {"lat": -6.205, "lon": 106.805}
+event_t = CaseEvent.__table__
+outbox_t = OutboxItem.__table__
+message_t = Message.__table__
+
+
+@pytest.fixture
+def desk(kanal):
+    return Officers(kanal)
+
+
+def reported(kanal, fake, sender: str = "warga-1", text: str = "Lampu jalan mati") -> str:
+    fake.push(text, sender=sender, category="lampu-jalan", **ALFA)
+    kanal.poll_channel("fake")
+    return report_row(kanal).tracking_id
+
+
+def finished(kanal, fake, desk, sender: str = "warga-1") -> str:
+    compact = reported(kanal, fake, sender)
+    assert desk.finish(compact).status == "Selesai"
+    return compact
+
+
+def reply(kanal, fake, text: str, sender: str = "warga-1") -> None:
+    fake.push(text, sender=sender)
+    assert kanal.poll_channel("fake") == 1
+
+
+def answers(kanal, kind: str | None = None) -> list:
+    with kanal.engine.connect() as conn:
+        stmt = select(outbox_t).order_by(outbox_t.c.id)
+        if kind is not None:
+            stmt = stmt.where(outbox_t.c.kind == kind)
+        return conn.execute(stmt).all()
+
+
+def reports_count(kanal) -> int:
+    with kanal.engine.connect() as conn:
+        return conn.execute(select(func.count()).select_from(Report.__table__)).scalar_one()
+
+
+def events(kanal, report_id: int, kind: str) -> list:
+    with kanal.engine.connect() as conn:
+        return conn.execute(select(event_t).where(event_t.c.report_id == report_id,
+                                                  event_t.c.kind == kind)).all()
+
+
+def public(kanal, compact: str) -> dict:
+    with kanal.engine.connect() as conn:
+        return reports.public_report(conn, compact)
+
+
+READ = [
+    ("4", (4, None)), ("4.", (4, None)), (" 5 ", (5, None)),
+    ("2 lampu masih mati", (2, "lampu masih mati")), ("2, masih rusak", (2, "masih rusak")),
+    ("5/5 mantap", (5, "mantap")), ("3 dari 5", (3, None)),
+    ("0", None), ("6", None), ("10", None), ("1.5", None), ("2,5", None), ("lampu mati", None),
+    ("", None),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), READ, ids=[r[0] or "empty" for r in READ])
+def test_a_rating_reply_is_a_digit_and_an_optional_comment(text, expected):
+    assert keywords.rating_reply(text) == expected
+    assert (keywords.parse(text) or (None,))[0] == ("rating" if expected else None)
+
+
+def test_the_link_token_is_bound_to_the_report_and_the_secret():
+    token = rating.rating_token("s3cret", "JK7QM4XA9")
+    assert len(token) == rating.TOKEN_CHARS and token.replace("-", "").replace("_", "").isalnum()
+    assert rating.token_matches("s3cret", "JK7QM4XA9", token)
+    assert not rating.token_matches("other", "JK7QM4XA9", token)
+    assert not rating.token_matches("s3cret", "JK7QM4XAB", token)
+    assert not rating.token_matches("s3cret", "JK7QM4XA9", None)
+    assert not rating.token_matches("s3cret", "JK7QM4XA9", token[:-1])
+
+
+def test_a_finished_case_asks_its_reporter_for_a_rating(kanal, fake, desk):
+    compact = finished(kanal, fake, desk)
+    [ask] = answers(kanal, "rating_request")
+    assert ask.recipient == "warga-1" and ask.channel == "fake"
+    # a conversational channel: reply with the number, no link
+    assert "1-5" in ask.text and "/nilai/" not in ask.text
+    kanal.dispatcher.run_once()
+    assert any(m.kind == "rating_request" and m.tracking_id == compact for m in fake.sent)
+
+
+def test_a_reply_of_4_rates_the_finished_case(kanal, fake, desk):
+    compact = finished(kanal, fake, desk)
+    reply(kanal, fake, "4")
+    r = report_row(kanal, compact)
+    assert (r.rating, r.rating_comment, r.status, r.reopened_at) == (4, None, "Selesai", None)
+    assert r.rated_at is not None
+    assert reports_count(kanal) == 1
+    [thanks] = answers(kanal, "rating_thanks")
+    assert thanks.report_id == r.id and "4" in thanks.text
+    [event] = events(kanal, r.id, "rated")
+    assert (event.public, event.note, event.actor) == (True, "Pelapor memberi nilai 4 dari 5",
+                                                       None)
+    view = public(kanal, compact)
+    assert view["rating"]["score"] == 4 and view["status"] == "Selesai"
+    assert any(t["kind"] == "rated" for t in view["timeline"])
+    with kanal.engine.connect() as conn:
+        kinds = [m.kind for m in conn.execute(select(message_t).where(
+            message_t.c.report_id == r.id, message_t.c.direction == "in"))]
+    assert kinds == ["complaint", "rating"]
+
+
+def test_a_bad_rating_with_a_comment_reopens_the_case_once(kanal, fake, desk):
+    compact = finished(kanal, fake, desk)
+    reply(kanal, fake, "2 lampu masih mati")
+    r = report_row(kanal, compact)
+    assert (r.rating, r.rating_comment, r.status) == (2, "lampu masih mati",
+                                                     "Menunggu Verifikasi")
+    assert r.reopened_at is not None and r.closed_at is None
+    [event] = events(kanal, r.id, "rated")
+    assert "lampu masih mati" not in event.note and "lampu masih mati" in event.detail
+    [reopen] = events(kanal, r.id, "reopen")
+    assert (reopen.status, reopen.from_status, reopen.public) == (
+        "Menunggu Verifikasi", "Selesai", True)
+    assert reopen.note == rating.REOPEN_NOTE
+    [thanks] = answers(kanal, "rating_thanks")
+    assert "dibuka kembali" in thanks.text
+    view = public(kanal, compact)
+    assert view["status"] == "Menunggu Verifikasi" and view["rating"]["score"] == 2
+    assert "lampu masih mati" not in str(view)
+    # the supervisor looks at it again: verified, it is Selesai, and not asked again
+    assert desk.act(desk.supervisor, compact, "verify").status == "Selesai"
+    assert len(answers(kanal, "rating_request")) == 1
+    # a second bad rating is refused: the case stays closed
+    reply(kanal, fake, "1 tetap mati")
+    r = report_row(kanal, compact)
+    assert (r.status, r.rating) == ("Selesai", 2)
+    [refused] = answers(kanal, "rating_refused")
+    assert "sudah diberi nilai" in refused.text
+    assert len(events(kanal, r.id, "reopen")) == 1
+
+
+def test_a_reopened_case_can_also_be_returned_to_work(kanal, fake, desk):
+    compact = finished(kanal, fake, desk)
+    reply(kanal, fake, "1 tidak ada perbaikan")
+    out = desk.act(desk.supervisor, compact, "return", reason="Belum diperbaiki")
+    assert out.status == "Proses"
+    desk.resolve(compact, seed=2)
+    assert desk.act(desk.supervisor, compact, "verify").status == "Selesai"
+    assert report_row(kanal, compact).rating == 1
+
+
+def test_a_bad_rating_without_a_comment_does_not_reopen(kanal, fake, desk):
+    compact = finished(kanal, fake, desk)
+    reply(kanal, fake, "1")
+    r = report_row(kanal, compact)
+    assert (r.rating, r.status, r.reopened_at) == (1, "Selesai", None)
+
+
+def test_someone_elses_phone_cannot_rate(kanal, fake, desk):
+    compact = finished(kanal, fake, desk)
+    reply(kanal, fake, "5", sender="tetangga")
+    assert report_row(kanal, compact).rating is None
+    # the stranger has nothing to rate: "5" is a report of theirs, as before
+    assert reports_count(kanal) == 2
+    assert answers(kanal, "rating_thanks") == []
+
+
+def test_a_digit_from_a_sender_with_no_finished_report_is_a_normal_report(kanal, fake, desk):
+    compact = reported(kanal, fake)  # still Menunggu
+    reply(kanal, fake, "3")
+    assert report_row(kanal, compact).rating is None
+    # threading decides, as for any message without a reference: a new report here
+    assert reports_count(kanal) == 2
+    with kanal.engine.connect() as conn:
+        kinds = [m.kind for m in conn.execute(select(message_t).where(
+            message_t.c.direction == "in").order_by(message_t.c.id))]
+    assert kinds == ["complaint", "complaint"]
+    assert len(answers(kanal, "ack")) == 2
+    assert answers(kanal, "rating_refused") == answers(kanal, "rating_thanks") == []
+
+
+def test_a_digit_long_after_the_closing_is_a_message_again(kanal, fake, desk, settings):
+    compact = finished(kanal, fake, desk)
+    with writing(kanal.engine) as conn:
+        conn.execute(Report.__table__.update().values(
+            closed_at=report_row(kanal, compact).closed_at - rating.REPLY_WINDOW
+            - timedelta(hours=1)))
+    reply(kanal, fake, "4")
+    assert report_row(kanal, compact).rating is None
+    assert reports_count(kanal) == 2
+
+
+def test_rate_refuses_before_selesai_and_a_bad_score(kanal, fake, desk):
+    compact = reported(kanal, fake)
+    row = report_row(kanal, compact)
+    now = kanal.clock()
+    with writing(kanal.engine) as conn:
+        with pytest.raises(rating.RatingRefused) as refused:
+            rating.rate(kanal, conn, row, 4, None, "test", now)
+        assert (refused.value.status_code, refused.value.error) == (409, "not_finished")
+    desk.finish(compact)
+    row = report_row(kanal, compact)
+    for bad in (0, 6, "4", 4.0, True, None):
+        with writing(kanal.engine) as conn, pytest.raises(rating.RatingRefused) as refused:
+            rating.rate(kanal, conn, row, bad, None, "test", now)
+        assert (refused.value.status_code, refused.value.error) == (422, "invalid_score")
+    with writing(kanal.engine) as conn, pytest.raises(rating.RatingRefused) as refused:
+        rating.rate(kanal, conn, row, 4, None, "test", now, reporter_id=row.reporter_id + 99)
+    assert (refused.value.status_code, refused.value.error) == (403, "not_reporter")
+    with writing(kanal.engine) as conn:
+        done = rating.rate(kanal, conn, row, 5, "cepat", "test", now)
+    assert (done.score, done.reopened) == (5, False)
+    with writing(kanal.engine) as conn, pytest.raises(rating.RatingRefused) as refused:
+        rating.rate(kanal, conn, row, 5, None, "test", now)
+    assert (refused.value.status_code, refused.value.error) == (409, "already_rated")
+
+
+def test_a_rating_reply_before_selesai_is_refused_with_the_reason(kanal, fake, desk):
+    compact = finished(kanal, fake, desk)
+    reply(kanal, fake, "2 masih rusak")  # reopened: Menunggu Verifikasi
+    reply(kanal, fake, "5")
+    r = report_row(kanal, compact)
+    assert (r.rating, r.status) == (2, "Menunggu Verifikasi")
+    [refused] = answers(kanal, "rating_refused")
+    assert refused.report_id == r.id
