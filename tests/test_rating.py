@@ -3,7 +3,7 @@ with its token, once only, by the reporter only; a bad rating reopens the case o
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -11,28 +11,55 @@ from sqlalchemy import func, select
 from core import keywords, rating, reports
 from core.db import writing
 from core.models import CaseEvent, Message, OutboxItem, Report
-from tests.casework import Officers, report_row
+from tests.casework import drive, report_in_alfa, request, set_up
+from tests.clock import Clock
 
-ALFA = {"lat": -6.205, "lon": 106.805}
 event_t = CaseEvent.__table__
 outbox_t = OutboxItem.__table__
 message_t = Message.__table__
+report_t = Report.__table__
+
+
+@pytest.fixture
+def kanal(make_kanal):
+    return make_kanal(clock=Clock(datetime(2026, 11, 2, 3, 0, tzinfo=UTC)))
+
+
+class Desk:
+    """The officers of tests.casework, and the supervisor's actions on a reopened case."""
+
+    def __init__(self, kanal):
+        self.kanal, self.accounts = kanal, set_up(kanal)
+
+    def finish(self, compact: str) -> None:
+        drive(self.kanal, self.accounts, compact, "Selesai")
+
+    def act(self, name: str, action: str, compact: str, **fields):
+        self.kanal.clock.now += timedelta(minutes=5)
+        return self.kanal.act_on_case(self.accounts[name], compact, request(action, fields))
 
 
 @pytest.fixture
 def desk(kanal):
-    return Officers(kanal)
+    return Desk(kanal)
+
+
+def report_row(kanal, compact: str | None = None):
+    """That report's row, or the latest report's."""
+    with kanal.engine.connect() as conn:
+        stmt = select(report_t)
+        if compact is not None:
+            stmt = stmt.where(report_t.c.tracking_id == compact)
+        return conn.execute(stmt.order_by(report_t.c.id.desc())).first()
 
 
 def reported(kanal, fake, sender: str = "warga-1", text: str = "Lampu jalan mati") -> str:
-    fake.push(text, sender=sender, category="lampu-jalan", **ALFA)
-    kanal.poll_channel("fake")
-    return report_row(kanal).tracking_id
+    return report_in_alfa(kanal, text, sender=sender)
 
 
 def finished(kanal, fake, desk, sender: str = "warga-1") -> str:
     compact = reported(kanal, fake, sender)
-    assert desk.finish(compact).status == "Selesai"
+    desk.finish(compact)
     return compact
 
 
@@ -140,7 +167,7 @@ def test_a_bad_rating_with_a_comment_reopens_the_case_once(kanal, fake, desk):
     assert view["status"] == "Menunggu Verifikasi" and view["rating"]["score"] == 2
     assert "lampu masih mati" not in str(view)
     # the supervisor looks at it again: verified, it is Selesai, and not asked again
-    assert desk.act(desk.supervisor, compact, "verify").status == "Selesai"
+    assert desk.act("verifikator", "verify", compact).status == "Selesai"
     assert len(answers(kanal, "rating_request")) == 1
     # a second bad rating is refused: the case stays closed
     reply(kanal, fake, "1 tetap mati")
@@ -154,10 +181,10 @@ def test_a_bad_rating_with_a_comment_reopens_the_case_once(kanal, fake, desk):
 def test_a_reopened_case_can_also_be_returned_to_work(kanal, fake, desk):
     compact = finished(kanal, fake, desk)
     reply(kanal, fake, "1 tidak ada perbaikan")
-    out = desk.act(desk.supervisor, compact, "return", reason="Belum diperbaiki")
+    out = desk.act("verifikator", "return", compact, reason="Belum diperbaiki")
     assert out.status == "Proses"
-    desk.resolve(compact, seed=2)
-    assert desk.act(desk.supervisor, compact, "verify").status == "Selesai"
+    desk.act("sudinbm", "resolve", compact, proof=True)
+    assert desk.act("verifikator", "verify", compact).status == "Selesai"
     assert report_row(kanal, compact).rating == 1
 
 
@@ -235,3 +262,77 @@ def test_a_rating_reply_before_selesai_is_refused_with_the_reason(kanal, fake, d
     assert (r.rating, r.status) == (2, "Menunggu Verifikasi")
     [refused] = answers(kanal, "rating_refused")
     assert refused.report_id == r.id
+
+
+def link_of(kanal, compact: str) -> str:
+    return f"/nilai/{compact}?t={rating.rating_token(kanal.rating_prompts.secret, compact)}"
+
+
+def test_the_web_link_rates_once_with_its_token(kanal, client, fake, desk):
+    compact = reported(kanal, fake)
+    link = link_of(kanal, compact)
+    token = link.split("t=")[1]
+    early = client.get(link)
+    assert early.status_code == 409 and 'data-reason="not_finished"' in early.text
+    assert "Menunggu" in early.text
+    desk.finish(compact)
+    page = client.get(link)
+    assert page.status_code == 200
+    assert 'type="radio"' in page.text and f'value="{token}"' in page.text
+    # English keeps the token on the language link
+    english = client.get(link + "&lang=en")
+    assert "Rate report" in english.text and f"t={token}" in english.text
+    missing = client.post(f"/nilai/{compact}", data={"t": token, "comment": "x"})
+    assert missing.status_code == 422 and "score-1" in missing.text
+    done = client.post(f"/nilai/{compact}", data={"t": token, "score": "2",
+                                                  "comment": "Masih gelap di ujung gang"})
+    assert done.status_code == 200 and 'id="rated"' in done.text and 'id="reopened"' in done.text
+    r = report_row(kanal, compact)
+    assert (r.rating, r.rating_comment, r.status) == (2, "Masih gelap di ujung gang",
+                                                     "Menunggu Verifikasi")
+    [event] = events(kanal, r.id, "rated")
+    assert event.detail.startswith("via web")
+    again = client.post(f"/nilai/{compact}", data={"t": token, "score": "5"})
+    assert again.status_code == 409 and 'data-reason="already_rated"' in again.text
+    assert client.get(link).status_code == 409
+    view = client.get(f"/api/v1/reports/{compact}").json()
+    assert view["status"] == "Menunggu Verifikasi" and view["rating"]["score"] == 2
+
+
+BAD_TOKENS = [("wrong", "AAAAAAAAAAAAAAAAAAAAAA"), ("empty", ""), ("short", None)]
+
+
+@pytest.mark.parametrize(("label", "token"), BAD_TOKENS, ids=[b[0] for b in BAD_TOKENS])
+def test_the_web_link_refuses_a_bad_token(kanal, client, fake, desk, label, token):
+    compact = finished(kanal, fake, desk)
+    if token is None:
+        token = link_of(kanal, compact).split("t=")[1][:-1]
+    page = client.get(f"/nilai/{compact}?t={token}")
+    assert page.status_code == 403 and 'data-reason="bad_token"' in page.text
+    post = client.post(f"/nilai/{compact}", data={"t": token, "score": "5"})
+    assert post.status_code == 403
+    # another report's token does not open this one
+    other = reported(kanal, fake, sender="warga-2")
+    foreign = link_of(kanal, other).split("t=")[1]
+    assert client.post(f"/nilai/{compact}", data={"t": foreign, "score": "5"}
+                       ).status_code == 403
+    assert report_row(kanal, compact).rating is None
+
+
+def test_the_web_link_of_a_mistyped_number_is_404(client):
+    assert client.get("/nilai/JK7Q-M4XA-0?t=x").status_code == 404
+
+
+def test_the_web_form_confirmation_shows_the_rating_link_to_the_reporter_only(kanal, client):
+    r = client.post("/lapor", data={
+        "text": "Saluran air tersumbat di Gang 3, air meluap ke jalan.",
+        "category": "saluran-air", "address": "Gg. 3 RT 04/RW 02",
+        "submission_id": "form-nonce-rating-1"}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    location = r.headers["location"]
+    compact = report_row(kanal).tracking_id
+    assert location.endswith(link_of(kanal, compact).split("?")[1])
+    mine = client.get(location)
+    assert 'id="rating-link"' in mine.text and link_of(kanal, compact) in mine.text
+    # whoever only knows the number does not get the link
+    assert 'id="rating-link"' not in client.get(location.split("?")[0]).text
