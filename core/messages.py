@@ -1,7 +1,8 @@
 """Built-in plugin: the texts kanal sends to citizens (Bahasa Indonesia first).
 
 Every text fits one 160-character GSM-7 SMS segment when the public URL is short (up to
-about 45 characters), so SMS citizens get one message, not a split one."""
+about 45 characters), so SMS citizens get one message, not a split one; a status change
+or an officer's note is longer only by what the officer wrote (a reason, the note)."""
 
 from __future__ import annotations
 
@@ -28,6 +29,14 @@ TEXTS = {
                      "Kirim ulang dengan lampiran lebih kecil.",
         "unsupported_message": "Maaf, pesan jenis ini belum dapat kami terima. Tulis keluhan "
                                "Anda sebagai teks, boleh dengan foto dan lokasi.",
+        # a case's status changed (core.notify): by the new status, else the public note
+        "status_changed": "Laporan {tid}: {note}. Status: {status}. Rincian: {url}",
+        "status_changed:bare": "Laporan {tid} kini berstatus {status}. Rincian: {url}",
+        "status_changed:Selesai": "Laporan {tid} selesai ditangani. Beri nilai 1-5 dengan "
+                                  "membalas angkanya. Rincian: {url}",
+        "status_changed:Ditolak": "Laporan {tid} tidak dapat ditindaklanjuti. {note}. "
+                                  "Rincian: {url}",
+        "case_note": "Pesan petugas untuk laporan {tid}: {text}",
     },
     "en": {
         "ack": "Report received, number {tid}. Check: reply STATUS {tid} or open {url}",
@@ -44,6 +53,24 @@ TEXTS = {
                      "Please send it again with smaller attachments.",
         "unsupported_message": "Sorry, we cannot take this kind of message yet. Please write "
                                "your complaint as text, with a photo and location if you can.",
+        # by the action where the public note is in Indonesian, else the note itself
+        "status_changed": "Report {tid}: {note}. Status: {status}. Details: {url}",
+        "status_changed:bare": "Report {tid} is now {status}. Details: {url}",
+        "status_changed:coordinate": "Report {tid} was handed to {unit}. Status: {status}. "
+                                     "Details: {url}",
+        "status_changed:dispose": "Report {tid} was sent to {unit}. Status: {status}. "
+                                  "Details: {url}",
+        "status_changed:start": "Report {tid} is being handled by {unit}. Details: {url}",
+        "status_changed:ews": "Report {tid} takes longer: expected done by {due}. "
+                              "Details: {url}",
+        "status_changed:resolve": "Report {tid}: the work is done and awaits verification. "
+                                  "Details: {url}",
+        "status_changed:return": "Report {tid}: the work was not accepted yet and goes on. "
+                                 "Details: {url}",
+        "status_changed:Selesai": "Report {tid} is resolved. Rate it 1-5 by replying with "
+                                  "the number. Details: {url}",
+        "status_changed:Ditolak": "Report {tid} cannot be taken up. {note}. Details: {url}",
+        "case_note": "A message from the officer on report {tid}: {text}",
     },
 }
 
@@ -60,15 +87,38 @@ class OutboundTexts:
     @hookimpl(trylast=True)
     def kanal_format_outbound(self, kind, report, language, details):
         texts = TEXTS.get(language) or TEXTS["id"]
+        details = details or {}
         template = texts.get(kind)
+        if kind == "status_changed":
+            template = _status_template(texts, details)
         if template is None:
             return None
         values = {"tid": "", "status": "", "url": f"{self.base}/lacak", "size": "",
                   "limit": ""}
         for name in ("size", "limit"):
-            if isinstance((details or {}).get(name), int):
+            if isinstance(details.get(name), int):
                 values[name] = megabytes(details[name])
+        for name in ("note", "text", "unit", "due"):
+            values[name] = str(details.get(name) or "").strip()
+        values["note"] = values["note"].rstrip(".")  # the templates end its sentence
         if report is not None:
             tid = tracking.display(report.tracking_id)
             values.update(tid=tid, status=report.status, url=f"{self.base}/lacak/{tid}")
         return template.format(**values)
+
+
+def _status_template(texts: dict[str, str], details: dict) -> str:
+    """The text of a status change: the new status's own (Selesai asks for a rating,
+    Ditolak gives the reason), else the action's when it has what it names (the unit,
+    the EWS date), else the public note, else the bare status."""
+    status, action = details.get("status"), details.get("action")
+    if f"status_changed:{status}" in texts:
+        return texts[f"status_changed:{status}"]
+    named = texts.get(f"status_changed:{action}")
+    if named is not None and all(details.get(f) for f in _NEEDS.get(action, ())):
+        return named
+    return texts["status_changed" if details.get("note") else "status_changed:bare"]
+
+
+# what an action's text names, without which the note is told instead
+_NEEDS = {"coordinate": ("unit",), "dispose": ("unit",), "start": ("unit",), "ews": ("due",)}
