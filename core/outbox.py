@@ -116,7 +116,7 @@ class Dispatcher:
 
     def run_once(self, limit: int = 100) -> int:
         """Send what is due; returns how many items were attempted."""
-        sendable = [c for c, a in self.adapters.items() if not a.replies_inline]
+        sendable = [c for c, a in self.adapters.items() if a.sends]
         if not sendable:
             return 0
         now = self.clock()

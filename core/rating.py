@@ -136,11 +136,15 @@ def rate(cases, conn: Connection, report: Row, score, comment: str | None, via: 
 
 
 class RatingPrompts:
-    """Built-in plugin: a case that reaches ``Selesai`` asks its reporter for a rating
-    (``Notice("rating_request", {"link": ...})``). ``deliver_with`` wraps the runtime's
-    delivery of notices: no second request for a case rated already (a reopened case
-    verified again), and no link where the citizen can simply reply with the number (the
-    conversational channels; Telegram adds buttons, ``adapters.telegram.outbound``)."""
+    """Built-in plugin ``rating_prompts``: a case that reaches ``Selesai`` asks its
+    reporter for a rating (``Notice("rating_request", {"link": ...})``).
+
+    ``deliver_with`` wraps the runtime's delivery of notices (``core.notify``): the rating
+    request stands in for the ``Selesai`` status notice (it says the report is resolved:
+    one message, not two); a case rated already (a reopened case verified again) gets
+    the status notice and no request; and where the citizen can simply reply with the
+    number (the conversational channels) the request has no link (Telegram adds buttons,
+    ``adapters.telegram.outbound``)."""
 
     def __init__(self, secret: str, public_base_url: str = ""):
         self.secret = secret
@@ -160,25 +164,27 @@ class RatingPrompts:
         def delivering(conn: Connection, report_id: int, notices: list[Notice],
                        now: datetime) -> None:
             if any(n.kind == "rating_request" for n in notices):
-                notices = self._prompts(conn, report_id, notices, adapters)
+                notices = _prompts(conn, report_id, notices, adapters)
             if notices:
                 deliver(conn, report_id, notices, now)
         return delivering
 
-    @staticmethod
-    def _prompts(conn: Connection, report_id: int, notices: list[Notice],
-                 adapters: Mapping) -> list[Notice]:
-        row = conn.execute(select(report_t.c.channel, report_t.c.rating)
-                           .where(report_t.c.id == report_id)).one()
-        adapter = adapters.get(row.channel)
-        replies = adapter is not None and adapter.keywords and not adapter.replies_inline
-        out = []
-        for n in notices:
-            if n.kind != "rating_request":
-                out.append(n)
-            elif row.rating is None:
-                out.append(Notice(n.kind, {**n.details, "link": None}) if replies else n)
-        return out
+
+def _prompts(conn: Connection, report_id: int, notices: list[Notice],
+             adapters: Mapping) -> list[Notice]:
+    row = conn.execute(select(report_t.c.channel, report_t.c.rating)
+                       .where(report_t.c.id == report_id)).one()
+    if row.rating is not None:
+        return [n for n in notices if n.kind != "rating_request"]
+    adapter = adapters.get(row.channel)
+    replies = adapter is not None and adapter.keywords and not adapter.replies_inline
+    out = []
+    for n in notices:
+        if n.kind == "status_changed" and n.details.get("status") == SELESAI:
+            continue  # said by the request
+        out.append(Notice(n.kind, {**n.details, "link": None})
+                   if n.kind == "rating_request" and replies else n)
+    return out
 
 
 def _lock(conn: Connection, report_id: int) -> Row:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
@@ -112,8 +113,9 @@ def compose(pipeline, adapter, kind: str, report, details: dict | None = None) -
     """The text of one answer, in the process's language and, below it, in the channel's
     second language when it has one."""
     languages = [pipeline.language]
-    if adapter.second_language and adapter.second_language != pipeline.language:
-        languages.append(adapter.second_language)
+    second = getattr(adapter, "second_language", None)  # None: the channel is not running
+    if second and second != pipeline.language:
+        languages.append(second)
     texts = [pipeline.hook.kanal_format_outbound(kind=kind, report=report, language=lang,
                                                  details=details or {})
              for lang in languages]
@@ -145,6 +147,7 @@ def _channel_for(pipeline, kind: str) -> str | None:
 
 
 def _opted_out(conn: Connection, contacts: list) -> set[tuple[str, str]]:
+    """The (kind, handle) pairs among ``contacts`` that said STOP."""
     if not contacts:
         return set()
     rows = conn.execute(select(identity_t.c.kind, identity_t.c.handle).where(
@@ -156,7 +159,7 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
     """Write each answer: an outbound message on its report (when there is one) and an
     outbox item, or, for channels that answer in the HTTP response, the record of that.
     Contacts the message asks to notify get the same answer on their own channel."""
-    sends = []  # (work, channel, recipient, text, inline)
+    sends: list[Outbound] = []
     stopped = _opted_out(conn, [c for w in work if w.reply for c in w.message.notify])
     for w in work:
         if w.reply is None:
@@ -177,7 +180,10 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
             if text:
                 handle = None if inline else (w.message.reply_address
                                               or w.message.sender.handle)
-                sends.append((w, w.message.channel, handle, text, inline))
+                # a reply threads onto the message it answers
+                sends.append(Outbound(w.message.channel, handle, text, w.reply, w.reply,
+                                      w.report_id, reply_to=w.message.external_id,
+                                      inline=inline))
         for contact in w.message.notify:
             via = _channel_for(pipeline, contact.kind)
             if via is None or (contact.kind, contact.handle) in stopped:
@@ -185,31 +191,48 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
                          "not notified", w.row.id, contact.kind)
                 continue
             text = compose(pipeline, pipeline.adapters[via], w.reply, report, w.reply_details)
-            if text:
-                sends.append((w, via, contact.handle, text, False))
-    on_reports = [s for s in sends if s[0].report_id is not None]
+            if text:  # a notification starts afresh, unless on the channel it answers
+                sends.append(Outbound(via, contact.handle, text, w.reply, w.reply,
+                                      w.report_id, reply_to=w.message.external_id
+                                      if via == w.message.channel else None))
+    write_outbound(conn, sends, now)
+
+
+@dataclass(slots=True)
+class Outbound:
+    """One answer or notice to write: its message on the report, when there is a report,
+    and its outbox item, unless the channel answered inline. ``body`` is what the outbox
+    sends when that is not the text (the JSON of a status callback)."""
+
+    channel: str
+    recipient: str | None
+    text: str
+    kind: str  # the outbox item's: ack, status_changed, ...
+    message_kind: str  # the message's: ack, status, note, ...
+    report_id: int | None
+    reply_to: str | None = None
+    inline: bool = False
+    body: str | None = None
+
+
+def write_outbound(conn: Connection, sends: list[Outbound], now: datetime) -> None:
+    """The messages and outbox items of ``sends``, in two bulk inserts each."""
+    on_reports = [s for s in sends if s.report_id is not None]
     ids = allocate_ids(conn, message_t, len(on_reports))
     insert_rows(conn, message_t, [{
-        "id": i, "report_id": w.report_id, "direction": "out", "channel": channel,
-        "external_id": None, "inbox_id": None, "reporter_id": None, "kind": w.reply,
-        "subject": None, "text": text, "thread_refs": None, "created_at": now,
-        "delivery": "delivered_inline" if inline else "queued", "sent_at": now if inline else None,
-    } for i, (w, channel, _, text, inline) in zip(ids, on_reports)])
-    message_ids = {id(send): i for i, send in zip(ids, on_reports)}
-    outbox = []
-    for send in sends:
-        w, channel, handle, text, inline = send
-        if inline:
-            continue
-        outbox.append({
-            "channel": channel, "report_id": w.report_id,
-            "message_id": message_ids.get(id(send)), "recipient": handle, "kind": w.reply,
-            "text": text,
-            # a reply threads onto the message it answers; a notification starts afresh
-            "reply_to": w.message.external_id if channel == w.message.channel else None,
-            "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
-        })
-    insert_rows(conn, outbox_t, outbox)
+        "id": i, "report_id": s.report_id, "direction": "out", "channel": s.channel,
+        "external_id": None, "inbox_id": None, "reporter_id": None, "kind": s.message_kind,
+        "subject": None, "text": s.text, "thread_refs": None, "created_at": now,
+        "delivery": "delivered_inline" if s.inline else "queued",
+        "sent_at": now if s.inline else None,
+    } for i, s in zip(ids, on_reports)])
+    message_ids = {id(s): i for i, s in zip(ids, on_reports)}
+    insert_rows(conn, outbox_t, [{
+        "channel": s.channel, "report_id": s.report_id, "message_id": message_ids.get(id(s)),
+        "recipient": s.recipient, "kind": s.kind,
+        "text": s.body if s.body is not None else s.text, "reply_to": s.reply_to,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    } for s in sends if not s.inline])
 
 
 def queue_media(conn: Connection, work: list[Work], now: datetime) -> None:

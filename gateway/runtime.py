@@ -31,6 +31,7 @@ from core.media import MediaFetcher
 from core.messages import OutboundTexts
 from core.metrics import Metrics
 from core.models import utcnow
+from core.notify import CitizenNotices, deliver_notices
 from core.outbox import Dispatcher
 from core.pipeline import Pipeline
 from core.rating import RatingPrompts
@@ -148,6 +149,7 @@ class Kanal:
             blocked=settings.disable_plugins,
             named={"case_engine": self.case_engine,
                    "outbound_texts": OutboundTexts(settings.public_base_url),
+                   "citizen_notices": CitizenNotices(),
                    "rating_prompts": self.rating_prompts},
             extra=extra_plugins,
         )
@@ -188,7 +190,10 @@ class Kanal:
 
         return Cases(clocks=sla, hook=self.pm.hook, proofs=ProofPhotos(self.store),
                      dinas_for=lambda conn, category: dinas_for_category(category),
-                     sudin_for=sudin_for)
+                     sudin_for=sudin_for,
+                     deliver=self.rating_prompts.deliver_with(
+                         lambda conn, report_id, notices, now: deliver_notices(
+                             self.pipeline, conn, report_id, notices, now), self.adapters))
 
     def act_on_case(self, staff, compact: str, request):
         """One officer's or supervisor's action, in its own writing transaction."""
