@@ -72,6 +72,8 @@ def test_counter_complaint_becomes_a_report_with_a_printable_receipt(staff_clien
     assert f'id="tracking-id">{shown}<' in page.text
     assert "Kantor Kelurahan Alfa" in page.text and " WIB" in page.text
     assert f"/lacak/{shown}" in page.text
+    # the citizen's own rating link, for when the report is resolved (core.rating)
+    assert f"/nilai/{report.tracking_id}?t=" in page.text and 'id="rating-link"' in page.text
     assert "STATUS" not in page.text  # no SMS channel runs: no number to text it to
     assert 'id="not-notified"' not in page.text  # nobody asked to be notified
     assert 'src="data:image/svg+xml' in page.text  # the QR code
