@@ -1,7 +1,7 @@
 """The citizen's rating of a resolved case: once, by the reporter, on their own channel.
 
 A case that reaches ``Selesai`` asks its reporter for a score of 1 to 5
-(``core.rating_prompt``): a reply of a digit on SMS and WhatsApp, buttons on Telegram, a
+(``RatingPrompts``): a reply of a digit on SMS and WhatsApp, buttons on Telegram, a
 link with a token (``rating_token``) on email, web and walk-in receipts. ``rate`` records
 the score once. A score of 1 or 2 with a comment reopens the case, once, into
 ``Menunggu Verifikasi`` so that a supervisor looks at it again (verify: ``Selesai``;
@@ -13,10 +13,9 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from collections.abc import Callable, Mapping
 
 from sqlalchemy import Connection, Row, insert, select, update
 
@@ -37,6 +36,7 @@ MAX_COMMENT = 2000
 REPLY_WINDOW = timedelta(days=30)
 TOKEN_CHARS = 22
 REOPEN_NOTE = "Dibuka kembali untuk diperiksa supervisor"
+
 
 class RatingRefused(ApiError):
     """A rating that cannot be taken, with the reason as its code: ``not_finished``,
