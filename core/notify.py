@@ -31,7 +31,7 @@ outbox_t = OutboxItem.__table__
 identity_t = ReporterIdentity.__table__
 event_t = CaseEvent.__table__
 
-# the message kind a notice is kept as on the report
+# the message kind a notice is kept as on the report (a plugin's own kind: itself)
 MESSAGE_KINDS = {"status_changed": "status", "case_note": "note"}
 
 
@@ -136,7 +136,7 @@ def deliver_notices(pipeline, conn: Connection, report_id: int, notices: list[No
                 continue
             sends.append(Outbound(
                 address.channel, address.recipient, text, notice.kind,
-                MESSAGE_KINDS.get(notice.kind, "status"), report.id,
+                MESSAGE_KINDS.get(notice.kind, notice.kind), report.id,
                 reply_to=address.reply_to,
                 body=callback_body(report, notice, now) if address.callback else None))
     write_outbound(conn, sends, now)

@@ -196,6 +196,19 @@ def record_delivery(conn: Connection, channel: str, provider_message_id: str,
     return current
 
 
+def record_refusal(conn: Connection, channel: str, provider_message_id: str,
+                   reason: str) -> bool:
+    """A provider that took a message and later said it will never deliver it (Twilio's
+    status callback with error 63016, outside WhatsApp's 24-hour window): the outbox item
+    becomes dead with the provider's reason, as a refusal at send time would have made it,
+    so staff see it among the failures and may queue it again once the citizen writes.
+    False when no sent item of that channel has that provider id."""
+    return conn.execute(update(outbox_t).where(
+        outbox_t.c.channel == channel, outbox_t.c.provider_message_id == provider_message_id,
+        outbox_t.c.status == "sent").values(status="dead", last_error=reason[:2000])
+    ).rowcount > 0
+
+
 def retry(conn: Connection, ids: list[int] | None = None, now: datetime | None = None) -> int:
     """Put dead outbox items (or the given ones) back in the queue; returns how many."""
     stmt = update(outbox_t).values(status="pending", attempts=0,
