@@ -37,9 +37,11 @@ TEXTS = {
         "status_changed:Ditolak": "Laporan {tid} tidak dapat ditindaklanjuti. {note}. "
                                   "Rincian: {url}",
         "case_note": "Pesan petugas untuk laporan {tid}: {text}",
-        "rating_request": "Laporan {tid} selesai. Beri nilai 1-5 dengan membalas angkanya, "
-                          "mis. 4. Belum beres? Balas 1 atau 2 dan alasannya.",
-        "rating_request:link": "Laporan {tid} selesai. Beri nilai 1-5 di {link}",
+        # for Selesai, in place of its status notice (core.rating)
+        "rating_request": "Laporan {tid} selesai. Balas nilai 1-5, mis. 4; bila belum beres, "
+                          "1 atau 2 dan alasannya. Rincian: {url}",
+        "rating_request:link": "Laporan {tid} selesai ditangani. Beri nilai 1-5 di\n{link}\n"
+                               "Rincian: {url}",
         "rating_thanks": "Terima kasih, nilai {score} untuk laporan {tid} kami catat.",
         "rating_thanks:reopened": "Terima kasih. Laporan {tid} dibuka kembali untuk "
                                   "diperiksa supervisor.",
@@ -82,9 +84,10 @@ TEXTS = {
         "status_changed:Selesai": "Report {tid} is resolved. Details: {url}",
         "status_changed:Ditolak": "Report {tid} cannot be taken up. {note}. Details: {url}",
         "case_note": "A message from the officer on report {tid}: {text}",
-        "rating_request": "Report {tid} is resolved. Rate it 1-5 by replying with the number, "
-                          "e.g. 4. Not fixed? Reply 1 or 2 and why.",
-        "rating_request:link": "Report {tid} is resolved. Rate it 1-5 at {link}",
+        "rating_request": "Report {tid} is resolved. Reply with a rating 1-5, e.g. 4; if not "
+                          "fixed, 1 or 2 and why. Details: {url}",
+        "rating_request:link": "Report {tid} is resolved. Rate it 1-5 at\n{link}\n"
+                               "Details: {url}",
         "rating_thanks": "Thank you, your rating of {score} for report {tid} is recorded.",
         "rating_thanks:reopened": "Thank you. Report {tid} is reopened for a supervisor to "
                                   "check.",

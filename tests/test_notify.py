@@ -30,7 +30,8 @@ SAYS = {
     "Proses": "Sedang ditangani oleh Suku Dinas Bina Marga",
     "EWS": "Perkiraan selesai 24-12-2099: Perlu pengaspalan ulang. Status: EWS",
     "Menunggu Verifikasi": "menunggu verifikasi. Status: Menunggu Verifikasi",
-    "Selesai": "selesai ditangani. Beri nilai 1-5",
+    # the rating request stands in for the Selesai notice (core.rating)
+    "Selesai": "selesai. Balas nilai 1-5",
     "Ditolak": "tidak dapat ditindaklanjuti. Ditolak: Bukan kewenangan Pemprov DKI.",
 }
 
@@ -94,14 +95,16 @@ def test_every_status_change_sends_one_message_to_the_reporter(kanal, accounts, 
     assert [s for s, _ in steps] == PASSES[status]
     for reached, sent in steps:
         [one] = sent
-        assert (one.kind, one.recipient, one.channel) == ("status_changed", "user-1", "fake")
+        kind = "rating_request" if reached == "Selesai" else "status_changed"
+        assert (one.kind, one.recipient, one.channel) == (kind, "user-1", "fake")
         assert one.text.startswith(f"Laporan {shown}") and SAYS[reached] in one.text, one.text
         assert one.text.endswith(f"/lacak/{shown}")
         assert one.reply_to == complaint.external_id  # threads onto the complaint
-    items = outbox(kanal, outbox_t.c.kind == "status_changed")
+    items = outbox(kanal, outbox_t.c.kind.in_(["status_changed", "rating_request"]))
     assert [i.status for i in items] == ["sent"] * len(steps)
     kept = {m.id: m for m in _messages(kanal)}
-    assert all(kept[i.message_id].kind == "status" and kept[i.message_id].text == i.text
+    assert all(kept[i.message_id].kind == ("status" if i.kind == "status_changed" else i.kind)
+               and kept[i.message_id].text == i.text
                and kept[i.message_id].delivery == "sent" for i in items)
     assert skips(kanal) == []
 
@@ -208,8 +211,9 @@ def test_the_status_notices_can_be_blocked_by_name(make_kanal, settings, clock):
 def test_the_whole_path_leaves_one_notice_per_change(kanal, accounts):
     compact = reported(kanal)
     drive(kanal, accounts, compact, "Selesai")
-    items = outbox(kanal, outbox_t.c.kind == "status_changed")
+    items = outbox(kanal, outbox_t.c.kind.in_(["status_changed", "rating_request"]))
     assert len(items) == len(PATH["Selesai"]) and {i.recipient for i in items} == {"user-1"}
+    assert items[-1].kind == "rating_request"  # in place of the Selesai notice
 
 
 # -- the texts -------------------------------------------------------------------------
@@ -230,9 +234,10 @@ TEXTS = [
      "Report JK7Q-M4XA-9 takes longer: expected done by 24-12-2026. "
      "Details: https://lapor.jakarta.go.id/lacak/JK7Q-M4XA-9"),
     ("verify", "Selesai", {"note": "Penanganan terverifikasi, laporan selesai"},
-     "Laporan JK7Q-M4XA-9 selesai ditangani. Beri nilai 1-5 dengan membalas angkanya. "
+     # a case rated already (the rating request says it otherwise, core.rating)
+     "Laporan JK7Q-M4XA-9 selesai ditangani. "
      "Rincian: https://lapor.jakarta.go.id/lacak/JK7Q-M4XA-9",
-     "Report JK7Q-M4XA-9 is resolved. Rate it 1-5 by replying with the number. "
+     "Report JK7Q-M4XA-9 is resolved. "
      "Details: https://lapor.jakarta.go.id/lacak/JK7Q-M4XA-9"),
     ("reject", "Ditolak", {"note": "Ditolak: Duplikat laporan JK7Q-M4XA-8."},
      "Laporan JK7Q-M4XA-9 tidak dapat ditindaklanjuti. Ditolak: Duplikat laporan "

@@ -336,3 +336,26 @@ def test_the_web_form_confirmation_shows_the_rating_link_to_the_reporter_only(ka
     assert 'id="rating-link"' in mine.text and link_of(kanal, compact) in mine.text
     # whoever only knows the number does not get the link
     assert 'id="rating-link"' not in client.get(location.split("?")[0]).text
+
+
+def test_the_request_has_the_link_where_a_reply_cannot_rate(kanal, fake, desk):
+    from core.messages import OutboundTexts
+    from core.unit import Notice
+
+    compact = finished(kanal, fake, desk)
+    r = report_row(kanal, compact)
+    asked = [Notice("status_changed", {"status": "Selesai"}),
+             Notice("rating_request", {"link": kanal.rating_prompts.link(compact)})]
+    with kanal.engine.connect() as conn:
+        # the report's channel is not running (or answers inline): the link stays
+        [kept] = rating._prompts(conn, r.id, asked, {})
+        [conversational] = rating._prompts(conn, r.id, asked, kanal.adapters)
+    assert kept.details["link"].endswith(link_of(kanal, compact))
+    assert conversational.details["link"] is None
+    texts = OutboundTexts("https://lapor.jakarta.go.id")
+    with_link = texts.kanal_format_outbound("rating_request", r, "id", kept.details)
+    assert kept.details["link"] in with_link and "Beri nilai 1-5" in with_link
+    assert len(texts.kanal_format_outbound("rating_request", r, "id", {"link": None})) <= 160
+    reply(kanal, fake, "5")
+    with kanal.engine.connect() as conn:  # rated: no second request, the status notice
+        assert [n.kind for n in rating._prompts(conn, r.id, asked, {})] == ["status_changed"]

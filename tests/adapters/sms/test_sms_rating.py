@@ -41,7 +41,7 @@ def finished(sms_kanal, sms_client, twilio, params: dict, channel: str = "sms") 
 def test_an_sms_reply_of_4_rates_the_case(sms_kanal, sms_client, twilio):
     compact = finished(sms_kanal, sms_client, twilio, load("sms_happy.json"))
     asked = twilio.messages[-1].form
-    assert asked["To"] == CITIZEN and "Beri nilai 1-5" in asked["Body"]
+    assert asked["To"] == CITIZEN and "Balas nilai 1-5" in asked["Body"]
     assert "/nilai/" not in asked["Body"]  # the reply is the way here
     sms(sms_client, "4", n=2)
     drain(sms_kanal)
