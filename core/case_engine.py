@@ -159,5 +159,6 @@ class CaseEngine:
         report.unit_id = f"kelurahan-{code}"
         where = f"Kelurahan {report.kelurahan_name}" if report.kelurahan_name else (
             f"kelurahan dengan kode {code}")
-        uow.add_case_event(report, kind, status=report.status, note=f"{lead} {where}")
+        uow.add_case_event(report, kind, status=report.status, note=f"{lead} {where}",
+                           unit_id=report.unit_id)
         return True

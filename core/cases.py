@@ -164,23 +164,32 @@ class Cases:
     def act(self, conn: Connection, staff: Staff, compact: str, request: ActionRequest,
             now: datetime) -> Outcome:
         """Take one action in the caller's writing transaction (``core.db.writing``)."""
-        rule = RULES.get(request.action)
+        case, kind = self.authorize(conn, staff, compact, request.action, lock=True)
+        rule = RULES[request.action]
+        step = getattr(self, f"_{request.action}")(conn, staff, kind, case, request, now)
+        return self._write(conn, staff, case, request.action, rule, step, now)
+
+    def authorize(self, conn: Connection, staff: Staff, compact: str, action: str, *,
+                  lock: bool = False) -> tuple[Row, str | None]:
+        """The case and the kind of the account's unit, when the account may take
+        ``action`` on it now; else the 422 (unknown action), 404, 403 or 409 of ``act``.
+        The API asks this before it reads uploads, so that a 403 comes first."""
+        rule = RULES.get(action)
         if rule is None:
-            raise ApiError(422, "unknown_action", f"unknown action {request.action!r}; "
+            raise ApiError(422, "unknown_action", f"unknown action {action!r}; "
                            f"actions: {', '.join(ACTIONS)}", field="action")
-        case = self._lock(conn, compact)
+        case = self._lock(conn, compact) if lock else conn.execute(
+            select(report_t).where(report_t.c.tracking_id == compact)).first()
         if case is None:
             raise ApiError(404, "not_found", f"no case {compact}")
         kind = unit_kind(conn, staff.unit_id)
-        if not may_act(staff, kind, request.action, case):
-            raise ApiError(403, "not_allowed", _not_allowed(staff, kind, request.action))
+        if not may_act(staff, kind, action, case):
+            raise ApiError(403, "not_allowed", _not_allowed(staff, kind, action))
         if case.status not in rule.from_statuses:
-            raise ApiError(409, "wrong_status",
-                           f"a case in {case.status} cannot take {request.action!r}; it "
-                           f"leaves from {', '.join(s for s in STATUSES if s in rule.from_statuses)}",
-                           status=case.status)
-        step = getattr(self, f"_{request.action}")(conn, staff, kind, case, request, now)
-        return self._write(conn, staff, case, request.action, rule, step, now)
+            leaves = ", ".join(s for s in STATUSES if s in rule.from_statuses)
+            raise ApiError(409, "wrong_status", f"a case in {case.status} cannot take "
+                           f"{action!r}; it leaves from {leaves}", status=case.status)
+        return case, kind
 
     # -- the steps: validate the request, say what changes ------------------------------
 
@@ -318,10 +327,7 @@ class Cases:
     def flush(self, conn: Connection, work: CaseWork) -> None:
         """Write what hooks buffered: their case events, then the notices to the reporter."""
         if work.case_events:
-            conn.execute(insert(event_t), [{
-                "report_id": e.report_id, "kind": e.kind, "status": e.status, "note": e.note,
-                "actor": e.actor, "public": e.public, "created_at": work.now,
-            } for e in work.case_events])
+            conn.execute(insert(event_t), [e.row(work.now) for e in work.case_events])
         if work.notices and self.deliver is not None:
             self.deliver(conn, work.report_id, work.notices, work.now)
 

@@ -8,12 +8,14 @@ from fastapi.responses import JSONResponse
 class ApiError(Exception):
     """Raise anywhere in a handler: becomes ``{"error": code, "reason": ...}``."""
 
-    def __init__(self, status_code: int, error: str, reason: str, **extra):
+    def __init__(self, status_code: int, error: str, reason: str, *,
+                 headers: dict[str, str] | None = None, **extra):
         super().__init__(reason)
         self.status_code, self.error, self.reason, self.extra = status_code, error, reason, extra
+        self.headers = headers or {}  # sent with the answer (``WWW-Authenticate``)
 
     def response(self) -> JSONResponse:
-        headers = {}
+        headers = dict(self.headers)
         if "retry_after" in self.extra:
             headers["Retry-After"] = str(self.extra["retry_after"])
         return JSONResponse(status_code=self.status_code, headers=headers,

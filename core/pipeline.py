@@ -92,10 +92,7 @@ class Pipeline:
         replies.answer(self, conn, work, now)
         replies.queue_media(conn, work, now)
         if uow.case_events:
-            insert_rows(conn, event_t, [{
-                "report_id": e.report_id, "kind": e.kind, "status": e.status, "note": e.note,
-                "actor": e.actor, "public": e.public, "created_at": now,
-            } for e in uow.case_events])
+            insert_rows(conn, event_t, [e.row(now) for e in uow.case_events])
         conn.execute(
             update(inbox_t).where(inbox_t.c.id == bindparam("_id"))
             .values(status="processed", processed_at=now, error=None,

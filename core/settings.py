@@ -59,6 +59,8 @@ class KanalSettings(BaseSettings):
     scheduler: bool = True
     dispatch_interval_seconds: float = 2.0
     inbox_sweep_seconds: float = 10.0
+    # how often the scheduler looks for cases past their SLA deadline (core.escalation)
+    escalation_seconds: float = Field(60.0, gt=0)
     log_level: str = "INFO"
     # every database wait is bounded (seconds); a request that needs the database answers
     # 503 with Retry-After once connect + statement have passed

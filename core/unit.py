@@ -48,6 +48,13 @@ class CaseEventDraft:
     note: str | None = None
     actor: str | None = None
     public: bool = True
+    unit_id: str | None = None
+
+    def row(self, now: datetime) -> dict:
+        """The ``case_event`` row to insert."""
+        return {"report_id": self.report_id, "kind": self.kind, "status": self.status,
+                "note": self.note, "actor": self.actor, "public": self.public,
+                "unit_id": self.unit_id, "created_at": now}
 
 
 @dataclass
@@ -66,12 +73,12 @@ class UnitOfWork:
         note: str | None = None,
         actor: str | None = None,
         public: bool = True,
+        unit_id: str | None = None,
     ) -> None:
         if not kind or len(kind) > 32:
             raise ValueError(f"case event kind must be 1 to 32 characters: {kind!r}")
-        self.case_events.append(
-            CaseEventDraft(report.id, kind, status=status, note=note, actor=actor, public=public)
-        )
+        self.case_events.append(CaseEventDraft(report.id, kind, status=status, note=note,
+                                               actor=actor, public=public, unit_id=unit_id))
 
 
 @dataclass(frozen=True, slots=True)

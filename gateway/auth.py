@@ -5,6 +5,9 @@ The session is an itsdangerous-signed, timestamped cookie (HttpOnly, SameSite=La
 over https) holding the account id, a CSRF token and the time it was issued. A session
 issued before the account's ``sessions_valid_from`` (a new password, a disabled account)
 is refused. Every state-changing form carries the session's CSRF token.
+
+The officers' JSON API (``/staff/api/...`` for the CRM Petugas app) takes an API token
+instead: ``require_token`` reads ``Authorization: Bearer <token>`` (``core.tokens``).
 """
 
 from __future__ import annotations
@@ -23,9 +26,13 @@ from urllib.parse import quote
 
 from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
 from core import staff as staff_mod
+from core import tokens
+from core.db import writing
+from core.errors import ApiError
 from core.ratelimit import client_bucket
 from core.staff import Staff
 
@@ -261,3 +268,52 @@ def login_url(next_path: str = "", expired: bool = False) -> str:
     if expired:
         params.append("expired=1")
     return LOGIN_PATH + ("?" + "&".join(params) if params else "")
+
+
+# documents the scheme in the OpenAPI schema; the guard below answers for a missing header
+bearer = HTTPBearer(auto_error=False, scheme_name="staffToken",
+                    description="a staff account's API token (kanal staff token USERNAME)")
+CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+def _token_account(kanal, token: str) -> Staff | None:
+    """Read first; the write transaction only when the last use is due to be recorded."""
+    now = kanal.clock()
+    with kanal.engine.connect() as conn:
+        found = tokens.find(conn, token, now)
+    if found is None:
+        return None
+    if found.touch_due:
+        with writing(kanal.engine) as conn:
+            tokens.touch(conn, found.token_id, now)
+    return found.staff
+
+
+def require_token(*roles: str):
+    """The dependency of every officers' API route: the account of the request's
+    ``Authorization: Bearer`` token, when its role is one of ``roles`` (any role when
+    empty). No token, or one that is malformed, unknown, revoked or of a disabled account:
+    401 with ``WWW-Authenticate: Bearer`` (the reason never tells which); a role not
+    allowed: 403. Both are ``{"error": ..., "reason": ...}``. The handler gets a
+    ``core.staff.Staff``: its ``role`` and ``unit_id`` say what it may see and do."""
+    allowed = roles or ALL_ROLES
+
+    async def guard(request: Request, credentials: HTTPAuthorizationCredentials | None
+                    = Depends(bearer)) -> Staff:
+        if credentials is None:
+            raise ApiError(401, "missing_token", "send the account's API token as "
+                           "'Authorization: Bearer <token>'", headers=CHALLENGE)
+        account = await run_in_threadpool(_token_account, request.app.state.kanal,
+                                          credentials.credentials)
+        if account is None:
+            raise ApiError(401, "invalid_token", "the token is not valid (unknown, revoked, "
+                           "or its account is disabled)", headers=CHALLENGE)
+        if account.role not in allowed:
+            raise ApiError(403, "forbidden", f"the role {account.role!r} may not do this; "
+                           f"allowed: {', '.join(allowed)}")
+        request.state.staff = account
+        return account
+
+    guard.kanal_guard = (allowed, False)  # what the route-guard test looks for
+    guard.kanal_bearer = True  # answers 401, not a redirect to the sign-in page
+    return Depends(guard)

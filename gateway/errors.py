@@ -73,8 +73,9 @@ def install(app: FastAPI) -> None:
         if not wants_html(request):
             return exc.response()
         retry = exc.extra.get("retry_after")
+        headers = {**exc.headers, **({"Retry-After": str(retry)} if retry else {})}
         return error_response(request, exc.status_code, exc.error, exc.reason,
-                              headers={"Retry-After": str(retry)} if retry else None)
+                              headers=headers or None)
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException):

@@ -22,10 +22,13 @@ from sqlalchemy import text
 from core.adapter import CredentialsRejected, RateLimited
 from core.db import checkpoint, is_sqlite, writing
 from core.dbguard import is_outage, outage_reason
+from core.escalation import NoticeSender, escalate_due
+from core.unit import Escalation
 from core.health import record_credentials, record_health, record_rate_limit
 from gateway.workers import Watcher, Worker
 
 log = logging.getLogger(__name__)
+ESCALATION_BATCH = 500  # cases per transaction of the escalation job
 
 
 def lock_key(name: str) -> int:
@@ -243,6 +246,37 @@ def sweep_job(kanal) -> None:
         log.warning("inbox sweep waits for the database: %s", outage_reason(exc))
 
 
+def escalation_round(kanal, on_notices: NoticeSender | None = None) -> list[Escalation]:
+    """Escalate every case past its deadline now (``kanal.clock()``), a batch per
+    transaction, with the plugins' ``kanal_case_escalated``; one log line per case.
+    ``on_notices`` delivers what the hooks queue for reporters (``escalate_due``)."""
+    done: list[Escalation] = []
+    while True:
+        with writing(kanal.engine) as conn:
+            batch = escalate_due(conn, kanal.clock(), hook=kanal.pm.hook,
+                                 limit=ESCALATION_BATCH, on_notices=on_notices)
+        for e in batch:
+            log.info("report %s missed its %s deadline (%s) held by %s; escalated to %s",
+                     e.tracking_id, e.clock, e.due_at.isoformat(), e.unit_id,
+                     e.escalated_to or "none (top level)")
+        done += batch
+        if len(batch) < ESCALATION_BATCH:
+            return done
+
+
+def escalation_job(kanal) -> None:
+    """On PostgreSQL one process at a time runs the round (the others skip it); that
+    saves work, while exactly-once rests on the ``sla_breach`` key (``core.escalation``)."""
+    try:
+        with exclusive(kanal.engine, "sla-escalation") as mine:
+            if mine:
+                escalation_round(kanal)
+    except Exception as exc:
+        if not is_outage(exc):
+            raise
+        log.warning("escalation waits for the database: %s", outage_reason(exc))
+
+
 def checkpoint_job(kanal) -> None:
     checkpoint(kanal.engine)
 
@@ -253,6 +287,8 @@ def build_scheduler(kanal) -> BackgroundScheduler:
         "coalesce": True, "max_instances": 1, "misfire_grace_time": 30})
     scheduler.add_job(sweep_job, "interval", args=[kanal], id="inbox-sweep",
                       seconds=s.inbox_sweep_seconds)
+    scheduler.add_job(escalation_job, "interval", args=[kanal], id="sla-escalation",
+                      seconds=s.escalation_seconds)
     if is_sqlite(str(kanal.engine.url)):
         scheduler.add_job(checkpoint_job, "interval", args=[kanal], id="sqlite-checkpoint",
                           seconds=1)

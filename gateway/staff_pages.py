@@ -223,9 +223,10 @@ async def admin(request: Request, account: Staff = auth.require("admin")) -> Res
 def install(app) -> None:
     """The staff routes and what turns the guard's exceptions into pages. The console's
     routers come last: ``/staff/channels/{id}`` must not shadow a fixed path beside it."""
-    from gateway import console_edit, console_health, console_queue
+    from gateway import console_edit, console_health, console_queue, officers_api
 
     app.include_router(router)
+    app.include_router(officers_api.router)  # the app's API: a token, not a cookie
     app.include_router(console_edit.router)  # /staff/channels/new before .../{id}
     app.include_router(console_queue.router)
     app.include_router(console_health.router)

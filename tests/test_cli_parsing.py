@@ -24,7 +24,7 @@ from tests.test_cli import REPO
 # every command that lists rows; each has --json, and a new one belongs here
 LISTINGS = {("channels", "list"), ("channels", "check"), ("channels", "status"),
             ("inbox", "list"), ("outbox", "list"), ("staff", "list"), ("offices", "list"),
-            ("audit", "list"), ("units", "list")}
+            ("audit", "list"), ("units", "list"), ("cases", "escalate")}
 # --json on a command that reports one thing (tests/test_cli_console.py reads it)
 JSON_NOT_LISTING = {("channels", "test")}
 
@@ -88,7 +88,8 @@ def test_json_of_every_listing_is_valid(env, database_url, path):
     assert result.exit_code == 0, result.output
     rows = json.loads(result.stdout)
     assert isinstance(rows, list)
-    assert rows or path in {("outbox", "list"), ("staff", "list"), ("audit", "list")}
+    assert rows or path in {("outbox", "list"), ("staff", "list"), ("audit", "list"),
+                            ("cases", "escalate")}
     assert all(isinstance(r, dict) for r in rows)
 
 

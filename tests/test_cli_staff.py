@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from core import staff
+from core import staff, tokens
 from core.db import make_engine, writing
 from tests.conftest import FIXTURES
 from tests.test_cli import REPO
@@ -59,7 +59,7 @@ def test_counter_account_from_add_to_new_password(cli_env, database_url):
     assert accounts(cli_env)["ani"] == {
         "username": "ani", "display_name": "Ani Lestari", "role": "counter",
         "office_id": "kelurahan-31.71.01.1001", "unit_id": None, "active": True,
-        "last_login_at": None}
+        "tokens": 0, "last_login_at": None}
     assert sign_in(database_url, PASSWORD) is not None
 
     assert "disabled staff account ani" in kanal_ok("staff", "disable", "ani", env=cli_env)
@@ -74,7 +74,7 @@ def test_counter_account_from_add_to_new_password(cli_env, database_url):
     assert sign_in(database_url, "kata-sandi-baru-1") is not None
     table = kanal_ok("staff", "list", env=cli_env).splitlines()
     assert table[0].split() == ["USERNAME", "ROLE", "OFFICE_ID", "UNIT_ID", "ACTIVE",
-                                "LAST_LOGIN_AT", "DISPLAY_NAME"]
+                                "TOKENS", "LAST_LOGIN_AT", "DISPLAY_NAME"]
     assert table[1].split()[:4] == ["ani", "counter", "kelurahan-31.71.01.1001", "yes"]
 
     taken = run_kanal("staff", "add", "ani", "--role", "admin", "--password-stdin",
@@ -123,6 +123,8 @@ def test_a_fresh_database_is_migrated_and_gets_its_offices(tmp_path, cli_env):
     (["staff", "add", "ani", "--role", "admin", "--password-stdin"], "",
      "no password on stdin"),
     (["staff", "disable", "budi"], None, "no staff account 'budi'"),
+    (["staff", "token", "budi"], None, "no staff account 'budi'"),
+    (["staff", "token", "budi", "--revoke"], None, "no staff account 'budi'"),
     (["offices", "add", "posko", "--kind", "kelurahan", "--name", "P", "--area", "3171"],
      None, "area code '3171' is not a Kemendagri code"),
     (["offices", "add", "pendopo", "--kind", "pendopo", "--name", "P"], None,
@@ -130,9 +132,66 @@ def test_a_fresh_database_is_migrated_and_gets_its_offices(tmp_path, cli_env):
     (["offices", "add", "posko", "--kind", "posko", "--name", "P"], None,
      "Invalid value for '--kind': 'posko' is not one of 'pendopo', 'walikota',"),
 ], ids=["unknown-role", "counter-without-office", "unknown-office", "short-password",
-        "no-password", "unknown-account", "bad-area", "office-taken", "unknown-kind"])
+        "no-password", "unknown-account", "token-unknown-account",
+        "revoke-unknown-account", "bad-area", "office-taken", "unknown-kind"])
 def test_errors_exit_2_with_the_reason(cli_env, args, stdin, message):
     out = run_kanal(*args, env=cli_env, stdin=None if stdin is None else stdin + "\n")
     assert out.returncode == 2
     assert message in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def token_account(database_url, token):
+    engine = make_engine(database_url)
+    try:
+        with writing(engine) as conn:
+            return tokens.authenticate(conn, token)
+    finally:
+        engine.dispose()
+
+
+def audit_events(env) -> list[dict]:
+    return json.loads(kanal_ok("audit", "list", "--json", env=env))
+
+
+def test_api_token_made_shown_once_and_revoked(cli_env, database_url):
+    kanal_ok("staff", "add", "tono", "--role", "admin", "--password-stdin", env=cli_env,
+             stdin=PASSWORD + "\n")
+    env = {**cli_env, "KANAL_ACTOR": "ops:sari"}
+    made = run_kanal("staff", "token", "Tono", env=env)
+    assert made.returncode == 0, made.stderr
+    token = made.stdout.removesuffix("\n")
+    assert made.stdout == token + "\n" and token.startswith("kanal_") and "\n" not in token
+    assert "shown only this once" in made.stderr and token not in made.stderr
+    assert token_account(database_url, token).username == "tono"
+    second = kanal_ok("staff", "token", "tono", env=env).strip()
+    assert second != token and accounts(cli_env)["tono"]["tokens"] == 2
+    table = kanal_ok("staff", "list", env=cli_env).splitlines()
+    assert table[1].split()[:4] == ["tono", "admin", "yes", "2"]  # no office, no unit
+
+    issued = [e for e in audit_events(cli_env) if e["action"] == "token_issued"]
+    assert [(e["actor"], e["detail"]) for e in issued] == [("ops:sari", "staff account tono")] * 2
+
+    out = kanal_ok("staff", "token", "tono", "--revoke", env=env)
+    assert out == "revoked 2 token(s) of staff account tono\n"
+    assert token_account(database_url, token) is None
+    assert token_account(database_url, second) is None
+    assert accounts(cli_env)["tono"]["tokens"] == 0
+    assert kanal_ok("staff", "token", "tono", "--revoke", env=env) == (
+        "revoked 0 token(s) of staff account tono\n")
+    events = audit_events(cli_env)
+    assert [e["detail"] for e in events if e["action"] == "token_revoked"] == [
+        "staff account tono: 0 token(s)", "staff account tono: 2 token(s)"]
+    assert not any(t in json.dumps(events) for t in (token, second))
+
+
+def test_a_disabled_account_gets_no_token(cli_env, database_url):
+    kanal_ok("staff", "add", "tono", "--role", "admin", "--password-stdin", env=cli_env,
+             stdin=PASSWORD + "\n")
+    kanal_ok("staff", "disable", "tono", env=cli_env)
+    out = run_kanal("staff", "token", "tono", env=cli_env)
+    assert (out.returncode, out.stdout) == (2, "")
+    assert out.stderr.strip() == ("kanal: the staff account 'tono' is disabled: "
+                                  "enable it first (kanal staff enable)")
+    assert accounts(cli_env)["tono"]["tokens"] == 0
+    assert not [e for e in audit_events(cli_env) if e["action"] == "token_issued"]

@@ -5,15 +5,16 @@ tests/test_plugins.py checks that every hook has its ``test_hook_<name>`` here."
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import yaml
 from fastapi.testclient import TestClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from core import reports, tracking
 from core.canonical import Location
+from core.db import writing
 from core.hookspecs import hookimpl
 from core.models import CaseEvent, InboxItem, Message, Report
 from gateway.app import create_app
@@ -348,3 +349,45 @@ def test_hook_kanal_status_changed(make_kanal):
         kinds = [k for (k,) in conn.execute(select(event_t.c.kind).where(
             event_t.c.report_id == change.report_id).order_by(event_t.c.id))]
     assert kinds == ["opened", "coordinate", "watched", "note"]
+
+
+# -- kanal_case_escalated ---------------------------------------------------------------
+
+
+class EscalationWatcher:
+    def __init__(self):
+        self.seen = []
+
+    @hookimpl
+    def kanal_case_escalated(self, escalation, work):
+        self.seen.append(escalation)
+        work.add_case_event("supervisor_review", note="Ditinjau oleh pengawas")
+
+
+def test_hook_kanal_case_escalated(make_kanal, settings):
+    from core.units import sync_units
+    from gateway.scheduler import escalation_job
+    from tests.clock import Clock
+
+    clock = Clock(datetime(2026, 11, 30, 1, 0, tzinfo=UTC))
+    watcher = EscalationWatcher()
+    kanal = make_kanal(clock=clock, extra_plugins=(watcher,))
+    sync_units(kanal.engine, settings)
+    compact = submit(kanal, "Jalan berlubang", sender="budi", **IN_ALFA)
+    due = clock.now + timedelta(hours=24)
+    with writing(kanal.engine) as conn:  # the case as core.cases opens it
+        conn.execute(update(report_t).where(report_t.c.tracking_id == compact).values(
+            unit_id="kelurahan-31.71.01.1001", sla_clock="first_response", sla_due_at=due))
+    clock.advance(24 * 3600)
+    escalation_job(kanal)
+    clock.advance(600)
+    escalation_job(kanal)  # once per case and deadline
+
+    [e] = watcher.seen
+    assert (e.tracking_id, e.clock, e.due_at, e.status, e.unit_id, e.escalated_to, e.at) == (
+        compact, "first_response", due, "Menunggu", "kelurahan-31.71.01.1001",
+        "kecamatan-31.71.01", due)
+    timeline = [(t["kind"], t["note"]) for t in public_view(kanal, compact)["timeline"]]
+    assert timeline[-2:] == [
+        ("escalated", "Batas waktu tanggapan terlewati; laporan dieskalasi ke Kecamatan Satu"),
+        ("supervisor_review", "Ditinjau oleh pengawas")]

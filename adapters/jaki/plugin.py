@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import threading
 
-from core.adapter import Adapter, InboxRecord, NotReady, read_payload
+from core.adapter import Adapter, InboxRecord, NotReady, PermanentSendError, read_payload
 from core.canonical import InboundMessage, Location, OutboundMessage, Sender, SendResult
 from core.categories import CategoryError, CategoryIndex, load_mapping
 from core.hookspecs import hookimpl
@@ -43,7 +43,6 @@ class JakiAdapter(Adapter):
     def send(self, message: OutboundMessage) -> SendResult:
         """POST one notice's JSON to the status callback (adapters/jaki/callback.py)."""
         from adapters.jaki import callback
-        from core.adapter import PermanentSendError
 
         url = self.settings.status_callback_url
         if url is None:  # unset since the notice was queued

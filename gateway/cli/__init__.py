@@ -26,8 +26,8 @@ import sys
 
 import click
 
-from gateway.cli import (audit, bench, channels, inbox, offices, outbox, report, secrets,
-                         serve, staff, units)
+from gateway.cli import (audit, bench, cases, channels, inbox, offices, outbox, report,
+                         secrets, serve, staff, units)
 from gateway.cli.common import KanalGroup, silence_stdout
 
 
@@ -39,7 +39,7 @@ def cli() -> None:
 
 for command in (serve.serve, serve.db, channels.channels, inbox.inbox, outbox.outbox,
                 report.report, staff.staff, offices.offices, units.units, secrets.secrets,
-                audit.audit, bench.bench):
+                audit.audit, bench.bench, cases.cases):
     cli.add_command(command)
 
 

@@ -10,7 +10,7 @@ import click
 from core import reports
 from core.db import make_engine, writing
 from core.settings import KanalSettings
-from gateway.cli.common import json_option, listing, pass_settings
+from gateway.cli.common import actor, json_option, listing, pass_settings
 from gateway.cli.serve import migrate
 from gateway.cli.units import units_engine
 
@@ -71,20 +71,24 @@ def staff_add(settings: KanalSettings, username: str, role: str, office: str | N
     click.echo(f"added {account.role} account {account.username}{at}")
 
 
-@staff.command("list", help="accounts, roles, offices and units, last sign-in")
+@staff.command("list", help="accounts, roles, offices and units, live API tokens, last sign-in")
 @json_option
 @pass_settings
 def staff_list(settings: KanalSettings, as_json: bool) -> None:
     from core import staff as core_staff
 
+    from core import tokens
+
     with _engine(settings).connect() as conn:
         rows = [dict(r._mapping) for r in core_staff.list_accounts(conn)]
+        live = tokens.live_counts(conn)
     for r in rows:
         r["last_login_at"] = reports.wib(r["last_login_at"])
+        r["tokens"] = live.get(r["username"], 0)
     if not as_json:
         rows = [{**r, "active": "yes" if r["active"] else "no"} for r in rows]
-    listing(rows, ["username", "role", "office_id", "unit_id", "active", "last_login_at",
-                   "display_name"], as_json)
+    listing(rows, ["username", "role", "office_id", "unit_id", "active", "tokens",
+                   "last_login_at", "display_name"], as_json)
 
 
 def _set_active(settings: KanalSettings, username: str, active: bool) -> None:
@@ -121,3 +125,31 @@ def staff_passwd(settings: KanalSettings, username: str, password_stdin: bool) -
     with writing(_engine(settings)) as conn:
         core_staff.set_password(conn, username, password)
     click.echo(f"new password for {username}; its sessions have ended")
+
+
+@staff.command("token", help="a new API token for the officers' API (shown once), or "
+               "--revoke every token of the account")
+@click.argument("username")
+@click.option("--revoke", is_flag=True, help="revoke every live token of the account")
+@pass_settings
+def staff_token(settings: KanalSettings, username: str, revoke: bool) -> None:
+    """The token alone on stdout, so a script can capture it; the note goes to stderr.
+    The audit trail records who made or revoked tokens of which account, never a token."""
+    from core import audit, staff as core_staff, tokens
+
+    with writing(_engine(settings)) as conn:
+        account = core_staff.get(conn, username)
+        if revoke:
+            count = tokens.revoke(conn, account.username)
+            audit.record(conn, actor(), "token_revoked",
+                         detail=f"staff account {account.username}: {count} token(s)")
+        else:
+            token = tokens.issue(conn, account.username)
+            audit.record(conn, actor(), "token_issued",
+                         detail=f"staff account {account.username}")
+    if revoke:
+        click.echo(f"revoked {count} token(s) of staff account {account.username}")
+        return
+    click.echo(f"API token for {account.username} ({account.role}); it is shown only "
+               "this once. Send it as 'Authorization: Bearer <token>'.", err=True)
+    click.echo(token)
