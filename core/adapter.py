@@ -233,6 +233,10 @@ class Adapter:
     secrets: ClassVar[tuple[str, ...]] = ()
     # True when the citizen gets the tracking ID in the HTTP answer itself (JAKI, web form)
     replies_inline: ClassVar[bool] = False
+    # for a channel that answers inline: True (per instance, as its settings say) when
+    # later notices to the reporter still go through the outbox, as a JSON body that
+    # ``send`` posts to the client's status callback (JAKI's status_callback_url)
+    pushes_notices: bool = False
     # True for conversational channels: STATUS <id>, STOP, MULAI, /start are keywords there
     keywords: ClassVar[bool] = False
     # a second language each answer carries below the first (email: an English line),
@@ -281,8 +285,14 @@ class Adapter:
         """Handle ``POST /webhooks/{channel}`` (and ``GET`` for handshakes); None = 404."""
         return None
 
+    @property
+    def sends(self) -> bool:
+        """Whether the outbox sends through this channel."""
+        return not self.replies_inline or self.pushes_notices
+
     def send(self, message: OutboundMessage) -> SendResult:
-        """Deliver one outbox item through the provider; raise to have it retried."""
+        """Deliver one outbox item through the provider; raise to have it retried,
+        :class:`PermanentSendError` when retrying cannot help."""
         raise RuntimeError(f"adapter {self.name!r} cannot send messages")
 
     def fetch_media(self, ref: MediaRef) -> bytes:

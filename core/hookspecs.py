@@ -71,12 +71,18 @@ def kanal_format_outbound(kind: str, report: NewReport, language: str,
 
     :param kind: what the message is for: ``ack``, ``follow_up_ack``, ``status_reply``,
         ``status_unknown``, ``status_mistyped``, ``status_help``, ``opt_out_ack``,
-        ``opt_in_ack``, ``greeting``, ``too_large`` (a mail over the size limit) or
-        ``unsupported_message`` (a voice note, a sticker: kanal asks for text).
+        ``opt_in_ack``, ``greeting``, ``too_large`` (a mail over the size limit),
+        ``unsupported_message`` (a voice note, a sticker: kanal asks for text),
+        ``status_changed`` (a case changed status), ``case_note`` (an officer's note),
+        ``rating_request``, ``rating_thanks`` or ``rating_refused`` (docs/cases.md).
     :param report: the report the message is about, or None when there is none.
     :param language: ``id`` (Bahasa Indonesia) or ``en``.
     :param details: values the text may need beyond the report, by kind; ``too_large``
-        has ``size`` and ``limit`` (both in bytes). Empty for the other kinds.
+        has ``size`` and ``limit`` (both in bytes); ``status_changed`` has ``status``,
+        ``old_status``, ``action``, ``note``, ``unit``, ``due``, ``at``, ``tracking_id``;
+        ``case_note`` has ``text``; ``rating_request`` ``link`` (None where a reply of
+        the number rates); ``rating_thanks`` ``score`` and ``reopened``;
+        ``rating_refused`` ``reason``. Empty for the other kinds.
     """
 
 

@@ -116,7 +116,7 @@ class Dispatcher:
 
     def run_once(self, limit: int = 100) -> int:
         """Send what is due; returns how many items were attempted."""
-        sendable = [c for c, a in self.adapters.items() if not a.replies_inline]
+        sendable = [c for c, a in self.adapters.items() if a.sends]
         if not sendable:
             return 0
         now = self.clock()
@@ -194,6 +194,19 @@ def record_delivery(conn: Connection, channel: str, provider_message_id: str,
         conn.execute(update(message_t).where(message_t.c.id == current.id)
                      .values(delivery=status))
     return current
+
+
+def record_refusal(conn: Connection, channel: str, provider_message_id: str,
+                   reason: str) -> bool:
+    """A provider that took a message and later said it will never deliver it (Twilio's
+    status callback with error 63016, outside WhatsApp's 24-hour window): the outbox item
+    becomes dead with the provider's reason, as a refusal at send time would have made it,
+    so staff see it among the failures and may queue it again once the citizen writes.
+    False when no sent item of that channel has that provider id."""
+    return conn.execute(update(outbox_t).where(
+        outbox_t.c.channel == channel, outbox_t.c.provider_message_id == provider_message_id,
+        outbox_t.c.status == "sent").values(status="dead", last_error=reason[:2000])
+    ).rowcount > 0
 
 
 def retry(conn: Connection, ids: list[int] | None = None, now: datetime | None = None) -> int:

@@ -58,6 +58,9 @@ class Pipeline:
         self.clock = clock
         self.randbelow = randbelow
         self.language = language
+        # the case actions (core.cases.Cases), for a bad rating that reopens its case; the
+        # runtime sets it once it has built them
+        self.cases = None
 
     def process(self, conn: Connection, rows: Sequence[InboxRecord]) -> dict[int, IngestResult]:
         """Process claimed inbox rows inside the caller's transaction."""
@@ -68,6 +71,7 @@ class Pipeline:
             return results
         for w, reporter_id in zip(work, reporters.resolve(conn, [w.message for w in work], now)):
             w.reporter_id = reporter_id
+        replies.claim_ratings(conn, work, now)
         threads.thread(conn, [w for w in work if w.intent in ("report", "edit")], now)
         threads.staff_replies(conn, [w for w in work if w.intent == "staff_reply"])
         orphans = [w for w in work if w.intent == "edit" and w.target is None]
@@ -77,7 +81,8 @@ class Pipeline:
             work = [w for w in work if w not in orphans]
             if not work:
                 return results
-        replies.handle_requests(conn, [w for w in work if w.intent in REQUESTS], now)
+        replies.handle_requests(conn, [w for w in work if w.intent in REQUESTS], now,
+                                cases=self.cases)
         uow = self._create_reports(conn, [w for w in work if w.intent == "report"], now)
         threads.relocate(self, conn, work, now, uow)
         for w in work:

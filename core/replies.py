@@ -1,14 +1,15 @@
 """What the pipeline answers, and the requests that are not reports: STATUS, STOP, MULAI,
-/start. Answers go through the outbox, or are recorded as given inline (JAKI, web)."""
+/start, a rating of a finished report. Answers go through the outbox, or are recorded as given inline (JAKI, web)."""
 
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import Connection, select, update
 
-from core import tracking
+from core import keywords, rating, tracking
 from core.bulk import insert_rows
 from core.db import allocate_ids
 from core.outbox import record_delivery
@@ -24,11 +25,54 @@ media_t = MediaJob.__table__
 log = logging.getLogger(__name__)
 
 
-def handle_requests(conn: Connection, work: list[Work], now: datetime) -> None:
-    """Look up what STATUS asks for, flag opt-outs; decide each request's answer."""
+def claim_ratings(conn: Connection, work: list[Work], now: datetime) -> None:
+    """Find the report each rating rates: the one a Telegram button names, or the sender's
+    finished report (``core.rating.reply_target``). A digit from a sender with none is an
+    ordinary message again ("3" may start a report), so this runs before threading."""
+    for w in work:
+        if w.intent != "rating":
+            continue
+        named = w.message.extra.get("rate_tracking_id")
+        row = (rating.find(conn, named) if named
+               else rating.reply_target(conn, w.reporter_id, now))
+        if row is None and not named:
+            w.message.intent, w.message.intent_arg = "report", None
+            continue
+        w.target_row = row
+        if row is not None and w.reporter_id is not None and row.reporter_id == w.reporter_id:
+            # someone else's press of a forwarded button stays off that report
+            w.target = (row.id, row.tracking_id, row.status)
+
+
+def _rate(cases, conn: Connection, w: Work, now: datetime) -> None:
+    reply = keywords.rating_reply(w.message.intent_arg)
+    if w.target_row is None or reply is None:
+        w.reply, w.reply_details = "rating_refused", {"reason": "not_found"}
+        return
+    if w.target is None:  # not the reporter's report (claim_ratings)
+        w.reply, w.reply_details = "rating_refused", {"reason": "not_reporter"}
+        return
+    score, comment = reply
+    try:
+        done = rating.rate(cases, conn, w.target_row, score, comment, w.message.channel, now,
+                           reporter_id=w.reporter_id)
+    except rating.RatingRefused as exc:
+        w.reply, w.reply_details = "rating_refused", {"reason": exc.error}
+        return
+    status = conn.execute(select(report_t.c.status)
+                          .where(report_t.c.id == done.report_id)).scalar_one()
+    w.target = (done.report_id, done.tracking_id, status)
+    w.reply, w.reply_details = "rating_thanks", {"score": score, "reopened": done.reopened}
+
+
+def handle_requests(conn: Connection, work: list[Work], now: datetime, cases=None) -> None:
+    """Look up what STATUS asks for, flag opt-outs, take ratings (``cases`` reopens a
+    case rated badly); decide each request's answer."""
     asked: dict[Work, str | None] = {}
     for w in work:
-        if w.intent == "status":
+        if w.intent == "rating":
+            _rate(cases, conn, w, now)
+        elif w.intent == "status":
             arg = w.message.intent_arg
             if not arg:
                 w.reply = "status_help"
@@ -69,8 +113,9 @@ def compose(pipeline, adapter, kind: str, report, details: dict | None = None) -
     """The text of one answer, in the process's language and, below it, in the channel's
     second language when it has one."""
     languages = [pipeline.language]
-    if adapter.second_language and adapter.second_language != pipeline.language:
-        languages.append(adapter.second_language)
+    second = getattr(adapter, "second_language", None)  # None: the channel is not running
+    if second and second != pipeline.language:
+        languages.append(second)
     texts = [pipeline.hook.kanal_format_outbound(kind=kind, report=report, language=lang,
                                                  details=details or {})
              for lang in languages]
@@ -102,6 +147,7 @@ def _channel_for(pipeline, kind: str) -> str | None:
 
 
 def _opted_out(conn: Connection, contacts: list) -> set[tuple[str, str]]:
+    """The (kind, handle) pairs among ``contacts`` that said STOP."""
     if not contacts:
         return set()
     rows = conn.execute(select(identity_t.c.kind, identity_t.c.handle).where(
@@ -113,7 +159,7 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
     """Write each answer: an outbound message on its report (when there is one) and an
     outbox item, or, for channels that answer in the HTTP response, the record of that.
     Contacts the message asks to notify get the same answer on their own channel."""
-    sends = []  # (work, channel, recipient, text, inline)
+    sends: list[Outbound] = []
     stopped = _opted_out(conn, [c for w in work if w.reply for c in w.message.notify])
     for w in work:
         if w.reply is None:
@@ -130,43 +176,63 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
                 official_channel=w.message.official_channel, created_at=now)
         inline = adapter.replies_inline
         if inline or w.message.sender is not None:  # else nobody to answer
-            text = compose(pipeline, adapter, w.reply, report)
+            text = compose(pipeline, adapter, w.reply, report, w.reply_details)
             if text:
                 handle = None if inline else (w.message.reply_address
                                               or w.message.sender.handle)
-                sends.append((w, w.message.channel, handle, text, inline))
+                # a reply threads onto the message it answers
+                sends.append(Outbound(w.message.channel, handle, text, w.reply, w.reply,
+                                      w.report_id, reply_to=w.message.external_id,
+                                      inline=inline))
         for contact in w.message.notify:
             via = _channel_for(pipeline, contact.kind)
             if via is None or (contact.kind, contact.handle) in stopped:
                 log.info("inbox %s: no %s channel running or the contact opted out; "
                          "not notified", w.row.id, contact.kind)
                 continue
-            text = compose(pipeline, pipeline.adapters[via], w.reply, report)
-            if text:
-                sends.append((w, via, contact.handle, text, False))
-    on_reports = [s for s in sends if s[0].report_id is not None]
+            text = compose(pipeline, pipeline.adapters[via], w.reply, report, w.reply_details)
+            if text:  # a notification starts afresh, unless on the channel it answers
+                sends.append(Outbound(via, contact.handle, text, w.reply, w.reply,
+                                      w.report_id, reply_to=w.message.external_id
+                                      if via == w.message.channel else None))
+    write_outbound(conn, sends, now)
+
+
+@dataclass(slots=True)
+class Outbound:
+    """One answer or notice to write: its message on the report, when there is a report,
+    and its outbox item, unless the channel answered inline. ``body`` is what the outbox
+    sends when that is not the text (the JSON of a status callback)."""
+
+    channel: str
+    recipient: str | None
+    text: str
+    kind: str  # the outbox item's: ack, status_changed, ...
+    message_kind: str  # the message's: ack, status, note, ...
+    report_id: int | None
+    reply_to: str | None = None
+    inline: bool = False
+    body: str | None = None
+
+
+def write_outbound(conn: Connection, sends: list[Outbound], now: datetime) -> None:
+    """The messages and outbox items of ``sends``, in two bulk inserts each."""
+    on_reports = [s for s in sends if s.report_id is not None]
     ids = allocate_ids(conn, message_t, len(on_reports))
     insert_rows(conn, message_t, [{
-        "id": i, "report_id": w.report_id, "direction": "out", "channel": channel,
-        "external_id": None, "inbox_id": None, "reporter_id": None, "kind": w.reply,
-        "subject": None, "text": text, "thread_refs": None, "created_at": now,
-        "delivery": "delivered_inline" if inline else "queued", "sent_at": now if inline else None,
-    } for i, (w, channel, _, text, inline) in zip(ids, on_reports)])
-    message_ids = {id(send): i for i, send in zip(ids, on_reports)}
-    outbox = []
-    for send in sends:
-        w, channel, handle, text, inline = send
-        if inline:
-            continue
-        outbox.append({
-            "channel": channel, "report_id": w.report_id,
-            "message_id": message_ids.get(id(send)), "recipient": handle, "kind": w.reply,
-            "text": text,
-            # a reply threads onto the message it answers; a notification starts afresh
-            "reply_to": w.message.external_id if channel == w.message.channel else None,
-            "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
-        })
-    insert_rows(conn, outbox_t, outbox)
+        "id": i, "report_id": s.report_id, "direction": "out", "channel": s.channel,
+        "external_id": None, "inbox_id": None, "reporter_id": None, "kind": s.message_kind,
+        "subject": None, "text": s.text, "thread_refs": None, "created_at": now,
+        "delivery": "delivered_inline" if s.inline else "queued",
+        "sent_at": now if s.inline else None,
+    } for i, s in zip(ids, on_reports)])
+    message_ids = {id(s): i for i, s in zip(ids, on_reports)}
+    insert_rows(conn, outbox_t, [{
+        "channel": s.channel, "report_id": s.report_id, "message_id": message_ids.get(id(s)),
+        "recipient": s.recipient, "kind": s.kind,
+        "text": s.body if s.body is not None else s.text, "reply_to": s.reply_to,
+        "status": "pending", "attempts": 0, "next_attempt_at": now, "created_at": now,
+    } for s in sends if not s.inline])
 
 
 def queue_media(conn: Connection, work: list[Work], now: datetime) -> None:

@@ -9,10 +9,12 @@ from core.adapter import InboxRecord
 from core.canonical import InboundMessage
 from core.unit import NewReport
 
-# what citizens may ask on conversational channels instead of reporting, a provider's
+# what citizens may ask on conversational channels instead of reporting (a rating of a
+# finished report among them), a provider's
 # report that a message we sent was not delivered, and what is taken but let go (a live
 # location's updates)
-REQUESTS = frozenset({"status", "opt_out", "opt_in", "start", "delivery_report", "ignore"})
+REQUESTS = frozenset({"status", "opt_out", "opt_in", "start", "rating", "delivery_report",
+                      "ignore"})
 
 
 @dataclass(slots=True, eq=False)
@@ -26,6 +28,7 @@ class Work:
     target_row: Any = None  # that report's row, as threading read it
     message_id: int | None = None
     reply: str | None = None  # the kind of answer it gets, if any
+    reply_details: dict | None = None  # what that answer's text needs (kanal_format_outbound)
 
     @property
     def intent(self) -> str:
@@ -48,4 +51,5 @@ class Work:
         if self.report is not None:
             return "complaint"
         return {"edit": "edit", "status": "status_query", "staff_reply": "staff_reply",
-                "delivery_report": "delivery_report"}.get(self.intent, "follow_up")
+                "delivery_report": "delivery_report", "rating": "rating",
+                }.get(self.intent, "follow_up")

@@ -12,7 +12,8 @@ from fastapi.staticfiles import StaticFiles
 
 from core.dbguard import is_outage, outage_reason
 from core.settings import KanalSettings
-from gateway import apidocs, errors as error_pages, health, metrics, public, staff_pages
+from gateway import (apidocs, errors as error_pages, health, metrics, public, rating_page,
+                     staff_pages)
 from gateway.bodylimit import BodyLimitMiddleware
 from gateway.pages import HERE
 from gateway.runtime import Kanal
@@ -94,6 +95,7 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
         if router is not None:
             app.include_router(router)
     app.include_router(public.router)
+    app.include_router(rating_page.router)
     app.include_router(webhooks_router)
     staff_pages.install(app)
     apidocs.install(app)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 import jinja2
 from babel.messages.pofile import read_po
@@ -49,6 +50,13 @@ def pick_language(request: Request) -> str:
     return asked if asked in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def switch_language(request: Request, language: str) -> str:
+    """This page in another language: its path and query (a rating link's token) with
+    ``lang`` replaced."""
+    params = [(k, v) for k, v in request.query_params.multi_items() if k != "lang"]
+    return f"{request.url.path}?{urlencode([*params, ('lang', language)])}"
+
+
 class Pages:
     def __init__(self, kanal: Kanal):
         self.kanal = kanal
@@ -57,6 +65,7 @@ class Pages:
             autoescape=jinja2.select_autoescape(default=True),
             undefined=jinja2.StrictUndefined,
         )
+        self.env.globals["switch_language"] = switch_language
         self.catalogs = load_catalogs()
 
     def gettext(self, language: str):

@@ -31,8 +31,10 @@ from core.media import MediaFetcher
 from core.messages import OutboundTexts
 from core.metrics import Metrics
 from core.models import utcnow
+from core.notify import CitizenNotices, deliver_notices
 from core.outbox import Dispatcher
 from core.pipeline import Pipeline
+from core.rating import RatingPrompts
 from core.secretbox import SecretBox
 from core.settings import KanalSettings
 from core.storage import LocalAttachmentStore
@@ -141,10 +143,14 @@ class Kanal:
         sla_path = settings.path("sla_policy")
         sla = SlaPolicy.from_yaml(sla_path) if sla_path.exists() else SlaPolicy.default()
         self.case_engine = CaseEngine(self.boundaries, sla)
+        self.rating_prompts = RatingPrompts(staff_auth.secret_key(settings),
+                                            settings.public_base_url)
         self.pm = get_plugin_manager(
             blocked=settings.disable_plugins,
             named={"case_engine": self.case_engine,
-                   "outbound_texts": OutboundTexts(settings.public_base_url)},
+                   "outbound_texts": OutboundTexts(settings.public_base_url),
+                   "citizen_notices": CitizenNotices(),
+                   "rating_prompts": self.rating_prompts},
             extra=extra_plugins,
         )
         self.registry = AdapterRegistry()
@@ -174,13 +180,17 @@ class Kanal:
         self.media = MediaFetcher(self.engine, self.adapters, self.store,
                                   max_bytes=settings.max_photo_bytes, clock=clock)
         self.cases = self._build_cases(sla)
+        self.pipeline.cases = self.cases  # a rating reply may reopen its case
 
     def _build_cases(self, sla: SlaPolicy):
         """The officers' actions on cases (``core.cases``)."""
         from core.cases import Cases
         from core.proofs import ProofPhotos
 
-        return Cases(clocks=sla, hook=self.pm.hook, proofs=ProofPhotos(self.store))
+        return Cases(clocks=sla, hook=self.pm.hook, proofs=ProofPhotos(self.store),
+                     deliver=self.rating_prompts.deliver_with(
+                         lambda conn, report_id, notices, now: deliver_notices(
+                             self.pipeline, conn, report_id, notices, now), self.adapters))
 
     def act_on_case(self, staff, compact: str, request):
         """One officer's or supervisor's action, in its own writing transaction."""

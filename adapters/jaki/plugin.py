@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import functools
+import threading
 
-from core.adapter import Adapter, InboxRecord, NotReady, read_payload
-from core.canonical import InboundMessage, Location, Sender
+from core.adapter import Adapter, InboxRecord, NotReady, PermanentSendError, read_payload
+from core.canonical import InboundMessage, Location, OutboundMessage, Sender, SendResult
 from core.categories import CategoryError, CategoryIndex, load_mapping
 from core.hookspecs import hookimpl
 from core.identity import contact_senders
@@ -20,12 +21,44 @@ class JakiAdapter(Adapter):
     name = "jaki"
     sender_kind = "jaki"
     Settings = JakiSettings
-    secrets = ("api_keys",)
+    secrets = ("api_keys", "status_callback_secret")
     replies_inline = True
+    settings: JakiSettings
+
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        # tests and embedders may set it before the first send
+        self.http_client = None
+        self._lock = threading.Lock()
 
     @classmethod
     def router(cls):
         return router
+
+    @property
+    def pushes_notices(self) -> bool:
+        """The app is told of later news only when it gave kanal a status callback."""
+        return self.settings.status_callback_url is not None
+
+    def send(self, message: OutboundMessage) -> SendResult:
+        """POST one notice's JSON to the status callback (adapters/jaki/callback.py)."""
+        from adapters.jaki import callback
+
+        url = self.settings.status_callback_url
+        if url is None:  # unset since the notice was queued
+            raise PermanentSendError("the channel has no status_callback_url any more")
+        with self._lock:
+            if self.http_client is None:
+                import httpx
+
+                self.http_client = httpx.Client(
+                    timeout=self.settings.status_callback_timeout_seconds)
+        return callback.post(self.http_client, str(url), self.settings.status_callback_secret,
+                             message)
+
+    def close(self) -> None:
+        if self.http_client is not None:
+            self.http_client.close()
 
     @functools.cached_property
     def category_index(self) -> CategoryIndex:

@@ -4,7 +4,7 @@ import hmac
 import re
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, field_validator, model_validator
 
 
 CLIENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,32}")
@@ -17,6 +17,19 @@ class JakiSettings(BaseModel):
     # a YAML file of the app's category names and kanal's ids for them ("Kabel Semrawut":
     # fasilitas-umum); it wins over the aliases in config/categories.yaml
     category_map: Path | None = None
+    # where kanal POSTs each status change and officer's note of the app's reports (JSON,
+    # signed with status_callback_secret); unset: the app asks GET /api/v1/reports/{id}
+    status_callback_url: AnyHttpUrl | None = None
+    status_callback_secret: str | None = None
+    status_callback_timeout_seconds: float = 10.0
+
+    @model_validator(mode="after")
+    def _callback_signed(self) -> "JakiSettings":
+        if self.status_callback_url is not None and not (self.status_callback_secret or ""
+                                                         ).strip():
+            raise ValueError("status_callback_url needs status_callback_secret (the key "
+                             "the app checks the X-Kanal-Signature with)")
+        return self
 
     @field_validator("api_keys")
     @classmethod

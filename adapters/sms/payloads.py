@@ -137,6 +137,25 @@ class TwilioStatus(_Ids):
     def delivery(self) -> str:
         return STATUS_MAP.get(self.MessageStatus.lower(), self.MessageStatus.lower())
 
+    @property
+    def refusal(self) -> str:
+        """Why Twilio gave the message up, as the outbox records it."""
+        known = REFUSALS.get(self.ErrorCode or "")
+        return (f"Twilio error {self.ErrorCode}: {self.MessageStatus}"
+                + (f" ({known})" if known else ""))
+
+
+# what the errors of a failed delivery mean (www.twilio.com/docs/api/errors/<code>)
+REFUSALS = {
+    "63016": "outside the 24-hour WhatsApp window; only a template may be sent",
+    "21610": "the recipient unsubscribed (replied STOP to the number)",
+    "21211": "invalid 'To' phone number",
+    "30003": "unreachable destination handset",
+    "30005": "unknown destination handset",
+    "30006": "landline or unreachable carrier",
+    "30007": "filtered by the carrier",
+}
+
 
 def parse_form(body: bytes) -> MultiDict:
     """The parameters of a form-encoded body; every value kept, for the signature."""

@@ -105,10 +105,12 @@ class SmsAdapter(Adapter):
         return WHATSAPP + self.settings.number
 
     def record_status(self, status: TwilioStatus) -> None:
-        from core.outbox import record_delivery
+        from core.outbox import record_delivery, record_refusal
 
         with writing(self.runtime.engine) as conn:
             found = record_delivery(conn, self.channel_id, status.MessageSid, status.delivery)
+            if status.ErrorCode and status.delivery == "failed":
+                record_refusal(conn, self.channel_id, status.MessageSid, status.refusal)
         if status.ErrorCode:
             log.warning("channel %s: message %s is %s, Twilio error %s", self.channel_id,
                         status.MessageSid, status.MessageStatus, status.ErrorCode)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import re
 from typing import TYPE_CHECKING, Any
 
 from fastapi import Request
@@ -12,8 +13,9 @@ from telegram import Message, Update
 from telegram.constants import ChatType
 
 from adapters.telegram.media import file_ref
-from adapters.telegram.outbound import message_id
+from adapters.telegram.outbound import CALLBACK_PREFIX, message_id
 from core.adapter import Envelope, InboxRecord, NormalizeError, Notice
+from core import tracking
 from core.canonical import InboundMessage, Location, MediaRef, Sender
 from core.errors import ApiError
 
@@ -23,6 +25,9 @@ if TYPE_CHECKING:
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 CONTENT_TYPE = "application/vnd.telegram.update+json"
 
+
+# the buttons of a rating request (adapters.telegram.outbound.rating_keyboard)
+RATE_BUTTON = re.compile(r"^rate:(?P<tid>[0-9A-Za-z]{9}):(?P<score>[1-5])$")
 
 # the Bot API's integers fit in 52 bits (https://core.telegram.org/bots/api#chat); ids are
 # inbox and message keys, so anything else is refused rather than stored
@@ -116,6 +121,26 @@ def _what(msg: Message) -> str:
     return type(attachment).__name__.lower() if attachment else "service message"
 
 
+def _button(adapter: TelegramAdapter, update: Update) -> InboundMessage:
+    """A press of a rating button: a rating by whoever pressed it (``from.id``), which
+    the pipeline takes only from the report's reporter (core.replies.claim_ratings)."""
+    query = update.callback_query
+    match = RATE_BUTTON.match(query.data or "")
+    if match is None or _id(query.from_user.id) is None:
+        raise NormalizeError(f"unsupported Telegram callback_query: data {query.data!r}")
+    try:
+        compact = tracking.normalize(match.group("tid"))
+    except tracking.InvalidTrackingID:
+        raise NormalizeError(f"callback_query names no tracking id: {query.data!r}") from None
+    score = match.group("score")
+    return InboundMessage(
+        channel=adapter.channel_id, official_channel=adapter.official.id,
+        external_id=f"{CALLBACK_PREFIX}{query.id}", text=score,
+        sender=Sender("telegram", str(query.from_user.id), query.from_user.full_name or None),
+        intent="rating", intent_arg=score,
+        extra={"update_id": update.update_id, "rate_tracking_id": compact})
+
+
 def to_message(adapter: TelegramAdapter, item: InboxRecord) -> InboundMessage:
     try:
         data = json.loads(item.payload)
@@ -127,6 +152,8 @@ def to_message(adapter: TelegramAdapter, item: InboxRecord) -> InboundMessage:
         update = Update.de_json(data, None)
     except Exception as exc:  # PTB's own checks of the object's shape
         raise NormalizeError(f"not a Telegram Update: {type(exc).__name__}: {exc}") from exc
+    if update.callback_query is not None:
+        return _button(adapter, update)
     msg = update.message or update.edited_message
     if msg is None:
         raise NormalizeError(f"unsupported Telegram update: {_kind(data)}")

@@ -14,7 +14,7 @@ from fastapi.responses import Response
 from sqlalchemy import select
 
 from adapters.walk_in.payloads import CONTENT_TYPE, WalkInInbox
-from core import reports, tracking
+from core import rating, reports, tracking
 from core.adapter import staff_only
 from core.identity import contact_senders
 from core.models import InboxItem, OutboxItem, Report
@@ -93,5 +93,7 @@ async def receipt(request: Request, tracking_id: str,
         tzinfo=timezone.utc).astimezone(WIB)
     return kanal.staff_page(request, "walk_in_receipt.html", {
         "tracking_id": shown, "view": view, "url": url, "qr": qr_data_uri(url),
+        # the citizen's own link to rate the result (core.rating): on the paper only
+        "rating_link": rating.rating_link(base, kanal.rating_prompts.secret, compact),
         "sms_number": sms_number(kanal.adapters), "not_notified": unsent,
         "when": when.strftime("%d/%m/%Y %H:%M") + " WIB"})

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, select
 
 from adapters.web.inbound import accept, client_key, read_multipart, review, web_adapter
 from adapters.web.payloads import FORM_FIELDS, HONEYPOT
-from core import tracking
+from core import rating, tracking
 from core.errors import ApiError
 from core.models import Report
 from core.reportform import Problem, submission_id
@@ -96,9 +96,13 @@ async def form_submit(request: Request) -> Response:
                           per_content=True)
     if result.tracking_id is None:  # kept in the inbox, but quarantined
         response = adapter.runtime.render(request, "terima.html", {
-            "tracking_id": None, "status": None, "follow_up": False}, status_code=202)
+            "tracking_id": None, "status": None, "follow_up": False, "rating_link": None},
+            status_code=202)
         return response
-    more = {"tambahan": "1"} if result.follow_up else {}
+    # a new report's reporter gets its rating link here, and only here (core.rating)
+    more = ({"tambahan": "1"} if result.follow_up else
+            {"t": rating.rating_token(adapter.runtime.rating_prompts.secret,
+                                      result.tracking_id)})
     return RedirectResponse(
         f"/lapor/terima/{tracking.display(result.tracking_id)}{lang_query(request, **more)}",
         status_code=303)
@@ -128,7 +132,13 @@ async def receipt(request: Request, tracking_id: str) -> Response:
                                           {"error": error, "value": tracking_id},
                                           status_code=404)
     else:
+        token = request.query_params.get("t")
+        link = None
+        if rating.token_matches(kanal.rating_prompts.secret, compact, token):
+            link = rating.rating_link(kanal.settings.public_base_url
+                                      or str(request.base_url), kanal.rating_prompts.secret,
+                                      compact)
         response = adapter.runtime.render(request, "terima.html", {
             "tracking_id": tracking.display(compact), "status": status,
-            "follow_up": request.query_params.get("tambahan") == "1"})
+            "follow_up": request.query_params.get("tambahan") == "1", "rating_link": link})
     return response

@@ -13,7 +13,7 @@ from adapters.fake.plugin import FakeChannel
 from core import tracking
 from core.canonical import Sender
 from core.hookspecs import hookimpl
-from core.models import Attachment, InboxItem, Message, OutboxItem, Report
+from core.models import Attachment, CaseEvent, InboxItem, Message, OutboxItem, Report
 from gateway.app import create_app
 from tests.adapters.web.helpers import png
 from tests.staff.conftest import csrf_of, sign_in
@@ -72,6 +72,8 @@ def test_counter_complaint_becomes_a_report_with_a_printable_receipt(staff_clien
     assert f'id="tracking-id">{shown}<' in page.text
     assert "Kantor Kelurahan Alfa" in page.text and " WIB" in page.text
     assert f"/lacak/{shown}" in page.text
+    # the citizen's own rating link, for when the report is resolved (core.rating)
+    assert f"/nilai/{report.tracking_id}?t=" in page.text and 'id="rating-link"' in page.text
     assert "STATUS" not in page.text  # no SMS channel runs: no number to text it to
     assert 'id="not-notified"' not in page.text  # nobody asked to be notified
     assert 'src="data:image/svg+xml' in page.text  # the QR code
@@ -240,6 +242,34 @@ def test_without_consent_nothing_is_sent(notify_client):
     sign_in(client, "loket")
     assert submit(client, phone="0812 3456 7890").status_code == 303
     assert count(kanal, outbox_t) == 0
+
+
+@pytest.mark.parametrize("consent", ["yes", None], ids=["consent", "no-consent"])
+def test_a_consenting_citizen_is_told_of_each_status_change(notify_client, consent):
+    from core.cases import ActionRequest
+    from tests.casework import DINAS, set_up
+
+    kanal, client = notify_client
+    sign_in(client, "loket")
+    r = submit(client, phone="0812 3456 7890", **({"consent": consent} if consent else {}))
+    compact = tracking.normalize(r.headers["location"].rsplit("/", 1)[1])
+    kanal.dispatcher.run_once()
+    kanal.adapters["sms-test"].sent.clear()
+    accounts = set_up(kanal)
+    kanal.act_on_case(accounts["verifikator"], compact, ActionRequest("coordinate", unit=DINAS))
+    kanal.dispatcher.run_once()
+    sent = kanal.adapters["sms-test"].sent
+    with kanal.engine.connect() as conn:
+        skipped = conn.execute(select(CaseEvent.__table__.c.detail).where(
+            CaseEvent.__table__.c.kind == "notice_skipped")).scalars().all()
+    if consent:
+        [notice] = sent
+        assert (notice.kind, notice.recipient) == ("status_changed", "+6281234567890")
+        assert "Dikoordinasikan dengan Dinas Bina Marga" in notice.text
+        assert notice.reply_to is None and skipped == []
+    else:
+        assert sent == [] and len(skipped) == 1
+        assert "no way to reach the reporter on kantor-kelurahan" in skipped[0]
 
 
 def test_receipt_names_the_sms_number_to_text(staff_kanal_factory):

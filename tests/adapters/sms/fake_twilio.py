@@ -53,6 +53,9 @@ class FakeTwilio(FakeServer):
         self.received: list[Received] = []
         self.failures: deque[tuple[int, dict[str, str]]] = deque()
         self.invalid_numbers: set[str] = set()
+        # To (as sent, "whatsapp:+62…" on WhatsApp) -> the error code and message Twilio
+        # refuses a message to it with (HTTP 400): 21610 unsubscribed, 63016 window
+        self.refusals: dict[str, tuple[int, str]] = {}
         # media sid -> (bytes, content type, host redirected to, or None to answer directly)
         self.media: dict[str, tuple[bytes, str, str | None]] = {}
         self.media_failures = 0
@@ -172,6 +175,9 @@ def _handler(fake: FakeTwilio) -> type[BaseHTTPRequestHandler]:
                 status, headers = fake.failures.popleft()
                 message = "Too Many Requests" if status == 429 else "Internal Server Error"
                 return self._json(status, _error(status, 20000 + status, message), headers)
+            if form.get("To", "") in fake.refusals:
+                code, message = fake.refusals[form["To"]]
+                return self._json(400, _error(400, code, message))
             if form.get("To", "").removeprefix("whatsapp:") in fake.invalid_numbers:
                 return self._json(400, _error(
                     400, 21211, f"Invalid 'To' Phone Number: {form['To']}"))

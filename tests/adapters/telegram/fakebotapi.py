@@ -1,7 +1,7 @@
 """A local fake of the Telegram Bot API over real HTTP on 127.0.0.1.
 
-It answers ``/bot<token>/<method>`` (getMe, sendMessage, getFile, getUpdates,
-setWebhook and getWebhookInfo: ``webhook`` is its answer) and serves
+It answers ``/bot<token>/<method>`` (getMe, sendMessage, answerCallbackQuery, getFile,
+getUpdates, setWebhook and getWebhookInfo: ``webhook`` is its answer) and serves
 files under ``/file/bot<token>/<path>``, in the shapes of https://core.telegram.org/bots/api.
 ``push(update)`` delivers an update as Telegram does to the webhook that was set: a POST
 with the ``X-Telegram-Bot-Api-Secret-Token`` header; it returns the HTTP status.
@@ -39,6 +39,7 @@ class FakeBotAPI(FakeServer):
         self.lock = threading.Lock()
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self.sent: list[dict[str, Any]] = []
+        self.answered: list[dict[str, Any]] = []  # answerCallbackQuery calls
         self.updates: list[dict[str, Any]] = []
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self.downloads: list[str] = []
@@ -108,10 +109,15 @@ class FakeBotAPI(FakeServer):
         chat_id = int(params["chat_id"])
         quoted = json.loads(params.get("reply_parameters") or "{}").get("message_id")
         self.sent.append({"chat_id": chat_id, "text": params["text"],
-                          "message_id": self._next_message_id, "reply_to": quoted})
+                          "message_id": self._next_message_id, "reply_to": quoted,
+                          "reply_markup": json.loads(params.get("reply_markup") or "null")})
         return {"message_id": self._next_message_id, "date": DATE,
                 "from": BOT_USER, "chat": {"id": chat_id, "type": "private"},
                 "text": params["text"]}
+
+    def _m_answerCallbackQuery(self, params):
+        self.answered.append({"id": params["callback_query_id"], "text": params.get("text")})
+        return True
 
     def _m_getFile(self, params):
         file_id = params["file_id"]
