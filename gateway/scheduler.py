@@ -249,7 +249,9 @@ def sweep_job(kanal) -> None:
 def escalation_round(kanal, on_notices: NoticeSender | None = None) -> list[Escalation]:
     """Escalate every case past its deadline now (``kanal.clock()``), a batch per
     transaction, with the plugins' ``kanal_case_escalated``; one log line per case.
-    ``on_notices`` delivers what the hooks queue for reporters (``escalate_due``)."""
+    ``on_notices`` delivers what the hooks queue for reporters (``escalate_due``); by
+    default the way the case actions deliver theirs (``core.notify``)."""
+    on_notices = on_notices or kanal.cases.deliver
     done: list[Escalation] = []
     while True:
         with writing(kanal.engine) as conn:
