@@ -43,9 +43,11 @@ async def get_report(request: Request, tracking_id: str) -> dict:
     return view
 
 
-@router.get("/api/v1/reports/{tracking_id}/photos/{photo_id}", tags=["public"],
-            summary="A photo of a report")
-async def get_photo(request: Request, tracking_id: str, photo_id: int) -> Response:
+async def _public_photo(request: Request, tracking_id: str, photo_id: int, find,
+                        max_age: int) -> Response:
+    """A photo of a report as the public may see it: ``find(conn, compact, photo_id)``
+    gives its row, and only a copy without metadata is served, never the original (its
+    EXIF may say where the citizen lives, or keeps the officer's evidence)."""
     kanal = request.app.state.kanal
     try:
         compact = tracking.normalize(tracking_id)
@@ -54,10 +56,9 @@ async def get_photo(request: Request, tracking_id: str, photo_id: int) -> Respon
 
     def load():
         with kanal.engine.connect() as conn:
-            row = reports.photo(conn, compact, photo_id)
+            row = find(conn, compact, photo_id)
         if row is None or row.media_type not in PUBLIC_TYPES:
             return None
-        # never the original: its EXIF may say where the citizen lives
         return kanal.public_photos.get(row.sha256, row.media_type)
 
     found = await run_in_threadpool(load)
@@ -65,32 +66,20 @@ async def get_photo(request: Request, tracking_id: str, photo_id: int) -> Respon
         raise ApiError(404, "not_found", "photo not found")
     data, media_type = found
     return Response(data, media_type=media_type, headers={
-        "Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
+        "Cache-Control": f"public, max-age={max_age}", "X-Content-Type-Options": "nosniff"})
+
+
+@router.get("/api/v1/reports/{tracking_id}/photos/{photo_id}", tags=["public"],
+            summary="A photo of a report")
+async def get_photo(request: Request, tracking_id: str, photo_id: int) -> Response:
+    return await _public_photo(request, tracking_id, photo_id, reports.photo, 86400)
 
 
 @router.get("/api/v1/reports/{tracking_id}/proof/{photo_id}", tags=["public"],
             summary="A photo that proves a report's fix")
 async def get_proof_photo(request: Request, tracking_id: str, photo_id: int) -> Response:
-    kanal = request.app.state.kanal
-    try:
-        compact = tracking.normalize(tracking_id)
-    except tracking.InvalidTrackingID:
-        raise ApiError(404, "not_found", UNKNOWN)
-
-    def load():
-        with kanal.engine.connect() as conn:
-            row = reports.proof_photo(conn, compact, photo_id)
-        if row is None or row.media_type not in PUBLIC_TYPES:
-            return None
-        # the officer's original keeps its EXIF as evidence; the public gets a bare copy
-        return kanal.public_photos.get(row.sha256, row.media_type)
-
-    found = await run_in_threadpool(load)
-    if found is None:
-        raise ApiError(404, "not_found", "photo not found")
-    data, media_type = found
-    return Response(data, media_type=media_type, headers={
-        "Cache-Control": "public, max-age=300", "X-Content-Type-Options": "nosniff"})
+    # a short cache: the photos of a resolution the verifier returns stop being public
+    return await _public_photo(request, tracking_id, photo_id, reports.proof_photo, 300)
 
 
 @router.get("/lacak", include_in_schema=False)

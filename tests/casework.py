@@ -4,9 +4,11 @@ real ``Kanal.act_on_case``."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cache
 from unittest import mock
+
+import pytest
 
 from sqlalchemy import select
 
@@ -16,9 +18,11 @@ from core.db import writing
 from core.models import Report
 from core.units import sync_units
 from core.uploads import CheckedUpload, Upload
+from tests.clock import Clock
 from tests.test_proof import photo
 
 report_t = Report.__table__
+START = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # Tuesday 09:00 WIB
 PASSWORD = "kata-sandi-rahasia"
 ALFA = {"lat": -6.205, "lon": 106.805}  # kelurahan 31.71.01.1001 "Alfa", kota 31.71
 KELURAHAN = "kelurahan-31.71.01.1001"
@@ -113,3 +117,21 @@ def drive(kanal, accounts, compact: str, status: str, *, step=timedelta(minutes=
         kanal.clock.now += step
         kanal.act_on_case(accounts[name], compact, request(action, fields))
     assert case(kanal, compact).status == status
+
+
+# fixtures for a test module: ``from tests.casework import accounts, clock, kanal``
+
+
+@pytest.fixture
+def clock():
+    return Clock(START)
+
+
+@pytest.fixture
+def kanal(make_kanal, clock):
+    return make_kanal(clock=clock)
+
+
+@pytest.fixture
+def accounts(kanal):
+    return set_up(kanal)

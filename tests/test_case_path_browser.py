@@ -24,8 +24,9 @@ from gateway.plugins import DEFAULT_PLUGINS
 from tests.adapters.sms.conftest import ACCOUNT_SID, AUTH_TOKEN, CITIZEN, ENV, NUMBER, sign
 from tests.adapters.sms.conftest import sms_plugins
 from tests.adapters.sms.fake_twilio import FakeTwilio
-from tests.adapters.telegram.conftest import CHAT_ID, GOOD, TESTDATA, TOKEN, telegram_env
-from tests.adapters.telegram.fakebotapi import FakeBotAPI
+from tests.adapters.telegram.conftest import (  # noqa: F401 (bot_api: a fixture)
+    CHAT_ID, GOOD, TESTDATA, bot_api, telegram_env,
+)
 from tests.browser import live_server
 from tests.conftest import FIXTURES, TEST_ENV
 from tests.staff.test_browser import ARTIFACTS, sign_in
@@ -64,13 +65,6 @@ def twilio():
     fake = FakeTwilio(ACCOUNT_SID, AUTH_TOKEN).start()
     yield fake
     fake.stop()
-
-
-@pytest.fixture
-def bot_api():
-    api = FakeBotAPI(TOKEN).start()
-    yield api
-    api.stop()
 
 
 @pytest.fixture

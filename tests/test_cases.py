@@ -15,14 +15,12 @@ from core.cases import ActionRequest
 from core.errors import ApiError
 from core.models import CaseEvent, ProofPhoto
 from gateway.app import create_app
-from tests.casework import (
-    DINAS, KECAMATAN, KELURAHAN, OTHER_DINAS, OTHER_SUDIN, PATH, SUDIN, case, drive, proof,
-    report_in_alfa, request, set_up,
+from tests.casework import (  # noqa: F401 (accounts, clock, kanal: fixtures)
+    DINAS, KECAMATAN, KELURAHAN, OTHER_DINAS, OTHER_SUDIN, PATH, START, SUDIN, accounts, case,
+    clock, drive, kanal, proof, report_in_alfa, request,
 )
-from tests.clock import Clock
 
 UTC = timezone.utc
-START = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 09:00 WIB
 event_t = CaseEvent.__table__
 proof_t = ProofPhoto.__table__
 
@@ -59,21 +57,6 @@ FIELDS = {
 TO = {"coordinate": "Koordinasi", "dispose": "Disposisi", "start": "Proses", "ews": "EWS",
       "reject": "Ditolak", "resolve": "Menunggu Verifikasi", "verify": "Selesai",
       "return": "Proses"}
-
-
-@pytest.fixture
-def clock():
-    return Clock(START)
-
-
-@pytest.fixture
-def kanal(make_kanal, clock):
-    return make_kanal(clock=clock)
-
-
-@pytest.fixture
-def accounts(kanal):
-    return set_up(kanal)
 
 
 def attempt(kanal, account, compact, action) -> tuple[int, str]:

@@ -50,12 +50,13 @@ def test_unknown_path_is_json_for_an_api_client(client, accept):
     assert r.json() == {"error": "http_error", "reason": "Not Found"}
 
 
-@pytest.mark.parametrize("path", ["/api/v1/tidak-ada", "/api/v1/reports/JK7Q-M4XA-9",
-                                  "/webhooks/tidak-ada", "/open311/v2/services.json",
-                                  "/staff/api/cases"])
-def test_api_paths_answer_json_even_to_a_browser(client, path):
+@pytest.mark.parametrize(("path", "status"), [
+    ("/api/v1/tidak-ada", 404), ("/api/v1/reports/JK7Q-M4XA-9", 404),
+    ("/webhooks/tidak-ada", 404), ("/open311/v2/services.json", 404),
+    ("/staff/api/cases", 401), ("/staff/api/tidak-ada", 404)])
+def test_api_paths_answer_json_even_to_a_browser(client, path, status):
     r = client.get(path, headers={"Accept": BROWSER})
-    assert r.status_code == 404
+    assert r.status_code == status
     assert set(r.json()) >= {"error", "reason"}
 
 

@@ -6,7 +6,7 @@ providers' channels have their own tests (tests/adapters/*/test_*_notices.py).""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import select
@@ -17,12 +17,12 @@ from core.messages import OutboundTexts
 from core.models import CaseEvent, Message, OutboxItem
 from core.reports import public_report
 from core.unit import NewReport
-from tests.casework import DINAS, PATH, case, drive, report_in_alfa, request, set_up
-from tests.clock import Clock
+from tests.casework import (  # noqa: F401 (accounts, clock, kanal: fixtures)
+    DINAS, PATH, START, accounts, case, clock, drive, kanal, report_in_alfa, request, set_up,
+)
 from tests.helpers import drain
 
 outbox_t, message_t, event_t = OutboxItem.__table__, Message.__table__, CaseEvent.__table__
-START = datetime(2026, 12, 1, 2, 0, tzinfo=timezone.utc)  # Tuesday 09:00 WIB
 # what the Indonesian text of the change to each status says, beside the tracking ID
 SAYS = {
     "Koordinasi": "Dikoordinasikan dengan Dinas Bina Marga. Status: Koordinasi",
@@ -39,21 +39,6 @@ SAYS = {
 # the statuses the path of tests.casework.PATH to each status passes through
 PASSES = {"Selesai": ["Koordinasi", "Disposisi", "Proses", "Menunggu Verifikasi", "Selesai"],
           "EWS": ["Koordinasi", "Disposisi", "Proses", "EWS"], "Ditolak": ["Ditolak"]}
-
-
-@pytest.fixture
-def clock():
-    return Clock(START)
-
-
-@pytest.fixture
-def kanal(make_kanal, clock):
-    return make_kanal(clock=clock)
-
-
-@pytest.fixture
-def accounts(kanal):
-    return set_up(kanal)
 
 
 def outbox(kanal, *where):
