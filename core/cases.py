@@ -190,7 +190,7 @@ class Cases:
             raise ApiError(404, "not_found", f"no case {compact}")
         kind = unit_kind(conn, staff.unit_id)
         if not may_act(staff, kind, action, case):
-            raise ApiError(403, "not_allowed", _not_allowed(staff, kind, action))
+            raise ApiError(403, "not_allowed", _not_allowed(staff, kind, action, case))
         if case.status not in rule.from_statuses:
             leaves = ", ".join(s for s in STATUSES if s in rule.from_statuses)
             raise ApiError(409, "wrong_status", f"a case in {case.status} cannot take "
@@ -359,17 +359,17 @@ class Cases:
         return event_id
 
 
-def _not_allowed(staff: Staff, kind: str | None, action: str) -> str:
+def _not_allowed(staff: Staff, kind: str | None, action: str, case: Row) -> str:
+    """Why ``may_act`` said no, the first reason that applies."""
     if staff.role not in ("officer", "supervisor"):
         return f"the {staff.role} role does not work cases"
     if staff.role == "supervisor":
         return f"a supervisor does not {action} cases: that is the officers' work"
     if staff.unit_id is None:
         return "this officer account has no unit (kanal staff add --unit)"
-    allowed = OFFICER_ACTIONS.get(kind or "", frozenset())
-    if action not in allowed:
-        return f"an officer of a {kind or 'unit'} may not {action} a case"
-    return "this case is not held by your unit"
+    if staff.unit_id not in (case.unit_id, case.escalated_unit_id):
+        return "this case is not held by your unit"
+    return f"an officer of a {kind or 'unit'} may not {action} a case"
 
 
 def _active_unit(conn: Connection, unit_id: str, kinds: frozenset[str], what: str) -> Row:

@@ -109,8 +109,11 @@ def test_403_comes_before_409_and_422(kanal, client, bearer, accounts):
                     data={"action": "resolve"},
                     files=[("photos", ("x.jpg", b"not a photo", "image/jpeg"))])
     assert (r.status_code, r.json()["error"]) == (403, "not_allowed")
+    assert r.json()["reason"] == "this case is not held by your unit"
     # an officer's verify: 403; a supervisor's verify on a case in Proses: 409
-    assert act(client, bearer, "sudinbm", compact, action="verify").status_code == 403
+    r = act(client, bearer, "sudinbm", compact, action="verify")
+    assert (r.status_code, r.json()["reason"]) == (403, "an officer of a sudin may not verify "
+                                                        "a case")
     r = act(client, bearer, "verifikator", compact, action="verify")
     assert (r.status_code, r.json()["error"], r.json()["status"]) == (
         409, "wrong_status", "Proses")
