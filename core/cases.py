@@ -20,11 +20,11 @@ reject and verify, and do not do an officer's work (start, EWS, resolve).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, insert, select, update
 
@@ -33,8 +33,9 @@ from core.errors import ApiError
 from core.models import CaseEvent, Report, Unit, as_utc
 from core.staff import Staff
 from core.unit import CaseWork, Notice, StatusChange
+from core.workcal import WIB
 
-WIB = ZoneInfo("Asia/Jakarta")
+log = logging.getLogger(__name__)
 report_t = Report.__table__
 event_t = CaseEvent.__table__
 unit_t = Unit.__table__
@@ -135,14 +136,36 @@ def actions_for(staff: Staff, staff_unit_kind: str | None, case: Row) -> list[st
 
 
 def unit_row(conn: Connection, unit_id: str | None) -> Row | None:
-    if unit_id is None:
-        return None
-    return conn.execute(select(unit_t).where(unit_t.c.id == unit_id)).first()
+    return units.unit(conn, unit_id) if unit_id is not None else None
 
 
 def unit_kind(conn: Connection, unit_id: str | None) -> str | None:
     row = unit_row(conn, unit_id)
     return row.kind if row is not None else None
+
+
+def case_row(conn: Connection, *where, lock: bool = False) -> Row | None:
+    """The report row matching ``where``; with ``lock``, held for this transaction (on
+    SQLite ``core.db.writing`` holds the write lock already)."""
+    stmt = select(report_t).where(*where)
+    if lock and conn.dialect.name != "sqlite":
+        stmt = stmt.with_for_update()
+    return conn.execute(stmt).first()
+
+
+def flush(conn: Connection, work: CaseWork,
+          deliver: Callable[[Connection, int, list[Notice], datetime], None] | None) -> None:
+    """Write what case hooks buffered: their case events, then hand the notices to the
+    reporter to ``deliver`` (``core.notify``); without it they are logged as not sent."""
+    if work.case_events:
+        conn.execute(insert(event_t), [e.row(work.now) for e in work.case_events])
+    if not work.notices:
+        return
+    if deliver is None:
+        log.warning("report %s: %d notice(s) not sent (no notice sender)", work.report_id,
+                    len(work.notices))
+        return
+    deliver(conn, work.report_id, work.notices, work.now)
 
 
 class Cases:
@@ -184,8 +207,7 @@ class Cases:
         if rule is None:
             raise ApiError(422, "unknown_action", f"unknown action {action!r}; "
                            f"actions: {', '.join(ACTIONS)}", field="action")
-        case = self._lock(conn, compact) if lock else conn.execute(
-            select(report_t).where(report_t.c.tracking_id == compact)).first()
+        case = case_row(conn, report_t.c.tracking_id == compact, lock=lock)
         if case is None:
             raise ApiError(404, "not_found", f"no case {compact}")
         kind = unit_kind(conn, staff.unit_id)
@@ -273,13 +295,6 @@ class Cases:
 
     # -- writing ------------------------------------------------------------------------
 
-    @staticmethod
-    def _lock(conn: Connection, compact: str) -> Row | None:
-        stmt = select(report_t).where(report_t.c.tracking_id == compact)
-        if conn.dialect.name != "sqlite":  # SQLite: core.db.writing holds the write lock
-            stmt = stmt.with_for_update()
-        return conn.execute(stmt).first()
-
     def _write(self, conn: Connection, staff: Staff, case: Row, action: str, rule: Rule,
                step: dict, now: datetime) -> Outcome:
         new_status = rule.to or case.status
@@ -331,11 +346,7 @@ class Cases:
                        values.get("sla_due_at", as_utc(case.sla_due_at)), event_id, findings)
 
     def flush(self, conn: Connection, work: CaseWork) -> None:
-        """Write what hooks buffered: their case events, then the notices to the reporter."""
-        if work.case_events:
-            conn.execute(insert(event_t), [e.row(work.now) for e in work.case_events])
-        if work.notices and self.deliver is not None:
-            self.deliver(conn, work.report_id, work.notices, work.now)
+        flush(conn, work, self.deliver)
 
     def change_status(self, conn: Connection, case: Row, *, action: str, new_status: str,
                       note: str | None, actor: str | None, now: datetime,

@@ -20,7 +20,6 @@ import re
 from dataclasses import asdict, dataclass
 from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, or_, select
 
@@ -30,8 +29,8 @@ from core.models import CaseEvent, Report, Unit, as_utc, utcnow
 from core.proofs import proof_rows, proof_t
 from core.reports import staff_report, unit_names, wib
 from core.staff import Staff
+from core.workcal import WIB
 
-WIB = ZoneInfo("Asia/Jakarta")
 report_t = Report.__table__
 event_t = CaseEvent.__table__
 unit_t = Unit.__table__

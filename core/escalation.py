@@ -12,18 +12,17 @@ the other transaction and then does nothing; it never aborts the caller's transa
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import Connection, ColumnElement, and_, exists, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from core.cases import flush
 from core.models import CaseEvent, Report, SlaBreach, as_utc
 from core.unit import CaseWork, Escalation, Notice
 from core.units import escalation_parent, unit
 
-log = logging.getLogger(__name__)
 report_t = Report.__table__
 breach_t = SlaBreach.__table__
 event_t = CaseEvent.__table__
@@ -157,12 +156,5 @@ def _escalate(conn: Connection, r, target: str | None, now: datetime, hook,
     if hook is not None:
         work = CaseWork(now=now, report_id=r.id)
         hook.kanal_case_escalated(escalation=escalation, work=work)
-        if work.case_events:
-            conn.execute(insert(event_t), [e.row(now) for e in work.case_events])
-        if work.notices:
-            if on_notices is not None:
-                on_notices(conn, r.id, work.notices, now)
-            else:
-                log.warning("report %s: %d notice(s) from kanal_case_escalated not sent "
-                            "(no notice sender)", r.tracking_id, len(work.notices))
+        flush(conn, work, on_notices)
     return escalation

@@ -19,7 +19,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Row, insert, select, update
 
-from core.cases import SELESAI, VERIFIKASI
+from core.cases import SELESAI, VERIFIKASI, case_row
 from core.errors import ApiError
 from core.hookspecs import hookimpl
 from core.models import CaseEvent, Report
@@ -92,12 +92,11 @@ def rate(cases, conn: Connection, report: Row, score, comment: str | None, via: 
          now: datetime, reporter_id: int | None = None) -> Rated:
     """Record the reporter's rating of ``report`` in the caller's transaction.
 
-    ``cases`` is the runtime's ``core.cases.Cases`` (or the ``Kanal``): it reopens a case
+    ``cases`` is the runtime's ``core.cases.Cases`` (``Kanal.cases``): it reopens a case
     rated 1 or 2 with a comment. ``via`` names where the rating came from (``sms``,
     ``telegram``, ``web``) for staff. ``reporter_id``, when given, must be the report's
     reporter (a reply or a button press; the web link's token stands for it).
     Raises ``RatingRefused``."""
-    cases = getattr(cases, "cases", cases)
     if isinstance(score, bool) or not isinstance(score, int) or score not in SCORES:
         raise RatingRefused(422, "invalid_score", "the score must be a whole number from 1 "
                             "to 5", field="score")
@@ -107,7 +106,7 @@ def rate(cases, conn: Connection, report: Row, score, comment: str | None, via: 
                             "characters", field="comment")
     if reporter_id is not None and report.reporter_id != reporter_id:
         raise RatingRefused(403, "not_reporter", "only the reporter may rate this report")
-    case = _lock(conn, report.id)
+    case = case_row(conn, report_t.c.id == report.id, lock=True)
     if case.rating is not None:
         raise RatingRefused(409, "already_rated", "this report was rated already")
     if case.status != SELESAI:
@@ -187,12 +186,5 @@ def _prompts(conn: Connection, report_id: int, notices: list[Notice],
     return out
 
 
-def _lock(conn: Connection, report_id: int) -> Row:
-    stmt = select(report_t).where(report_t.c.id == report_id)
-    if conn.dialect.name != "sqlite":  # SQLite: the writing transaction holds the lock
-        stmt = stmt.with_for_update()
-    return conn.execute(stmt).one()
-
-
 def find(conn: Connection, compact: str) -> Row | None:
-    return conn.execute(select(report_t).where(report_t.c.tracking_id == compact)).first()
+    return case_row(conn, report_t.c.tracking_id == compact)

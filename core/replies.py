@@ -1,5 +1,6 @@
 """What the pipeline answers, and the requests that are not reports: STATUS, STOP, MULAI,
-/start, a rating of a finished report. Answers go through the outbox, or are recorded as given inline (JAKI, web)."""
+/start, a rating of a finished report. Answers go through the outbox, or are recorded as
+given inline (JAKI, web)."""
 
 from __future__ import annotations
 

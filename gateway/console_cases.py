@@ -20,12 +20,12 @@ from fastapi.responses import RedirectResponse, Response
 from core import caseview, tracking
 from core.cases import ACTIONS, ActionRequest, STATUSES
 from core.errors import ApiError
-from core.health import wib_text
 from core.outline import outline
 from core.proofs import MAX_PROOF_PHOTOS
 from core.staff import Staff
 from core.uploads import check_photos, read_form, read_uploads
 from gateway import auth
+from gateway.console_health import wib
 from gateway.staff_pages import NO_STORE, page
 
 router = APIRouter(include_in_schema=False)
@@ -35,10 +35,6 @@ FORM_FIELDS = ("action", "reason", "unit", "due")
 FILTERS = ("status", "category", "area", "channel", "since", "until", "unit")
 REJECT_REASONS = ("Bukan kewenangan Pemprov DKI Jakarta", "Duplikat laporan lain",
                   "Bukan pengaduan")
-
-
-def wib(value: datetime | None) -> str:
-    return wib_text(value) or ""
 
 
 def when(iso: str | None) -> str:

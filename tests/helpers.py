@@ -70,10 +70,14 @@ JAKARTA_GEOJSON = Path(os.environ.get(
 
 
 def jakarta_geojson() -> Path:
-    """The real boundaries file, or a skip saying where it was looked for."""
+    """The real boundaries file, or a skip saying where it was looked for; a failure
+    when KANAL_REQUIRE_SHARED_DATA is set (CI: there the tests on real data must run)."""
     import pytest
 
     if not JAKARTA_GEOJSON.is_file():
-        pytest.skip(f"Jakarta boundaries not found at {JAKARTA_GEOJSON} "
-                    "(set KANAL_SHARED_DATA)")
+        reason = (f"Jakarta boundaries not found at {JAKARTA_GEOJSON} "
+                  "(set KANAL_SHARED_DATA)")
+        if os.environ.get("KANAL_REQUIRE_SHARED_DATA"):
+            pytest.fail(f"KANAL_REQUIRE_SHARED_DATA is set, but {reason}")
+        pytest.skip(reason)
     return JAKARTA_GEOJSON

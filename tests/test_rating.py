@@ -235,22 +235,22 @@ def test_rate_refuses_before_selesai_and_a_bad_score(kanal, fake, desk):
     now = kanal.clock()
     with writing(kanal.engine) as conn:
         with pytest.raises(rating.RatingRefused) as refused:
-            rating.rate(kanal, conn, row, 4, None, "test", now)
+            rating.rate(kanal.cases, conn, row, 4, None, "test", now)
         assert (refused.value.status_code, refused.value.error) == (409, "not_finished")
     desk.finish(compact)
     row = report_row(kanal, compact)
     for bad in (0, 6, "4", 4.0, True, None):
         with writing(kanal.engine) as conn, pytest.raises(rating.RatingRefused) as refused:
-            rating.rate(kanal, conn, row, bad, None, "test", now)
+            rating.rate(kanal.cases, conn, row, bad, None, "test", now)
         assert (refused.value.status_code, refused.value.error) == (422, "invalid_score")
     with writing(kanal.engine) as conn, pytest.raises(rating.RatingRefused) as refused:
-        rating.rate(kanal, conn, row, 4, None, "test", now, reporter_id=row.reporter_id + 99)
+        rating.rate(kanal.cases, conn, row, 4, None, "test", now, reporter_id=row.reporter_id + 99)
     assert (refused.value.status_code, refused.value.error) == (403, "not_reporter")
     with writing(kanal.engine) as conn:
-        done = rating.rate(kanal, conn, row, 5, "cepat", "test", now)
+        done = rating.rate(kanal.cases, conn, row, 5, "cepat", "test", now)
     assert (done.score, done.reopened) == (5, False)
     with writing(kanal.engine) as conn, pytest.raises(rating.RatingRefused) as refused:
-        rating.rate(kanal, conn, row, 5, None, "test", now)
+        rating.rate(kanal.cases, conn, row, 5, None, "test", now)
     assert (refused.value.status_code, refused.value.error) == (409, "already_rated")
 
 
