@@ -242,6 +242,9 @@ class Adapter:
     # a second language each answer carries below the first (email: an English line),
     # for channels where length costs nothing
     second_language: ClassVar[str | None] = None
+    # False where the citizen rates the result somewhere else (LAPOR! has its own
+    # rating): kanal sends no rating request there, only the Selesai notice
+    rates: ClassVar[bool] = True
 
     def __init__(self, channel: ChannelConfig, official: OfficialChannel, settings: BaseModel,
                  runtime: Runtime):
@@ -294,6 +297,13 @@ class Adapter:
         """Deliver one outbox item through the provider; raise to have it retried,
         :class:`PermanentSendError` when retrying cannot help."""
         raise RuntimeError(f"adapter {self.name!r} cannot send messages")
+
+    def outbox_body(self, conn: Any, report: Any, kind: str, text: str,
+                    details: dict[str, Any]) -> str | None:
+        """What the outbox item sends instead of ``text``, fixed in the transaction that
+        queues it (``report`` has the status of that moment): LAPOR!'s follow-up JSON with
+        the mapped status. None (the default): the text itself."""
+        return None
 
     def fetch_media(self, ref: MediaRef) -> bytes:
         """Download one file the provider holds (after the ack); raise to retry later."""

@@ -91,6 +91,10 @@ class InboundMessage:
     # auto-reply, a mailing list, a sender over its acknowledgement limit); it is still
     # processed and threaded like any other
     no_reply: str | None = None
+    # the reporter asked that the complaint stay off public pages (LAPOR!'s "rahasia")
+    confidential: bool = False
+    # the complaint's ID in an outside system that holds it too (its LAPOR! tracking ID)
+    external_ref: str | None = None
     inbox_id: int | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 

@@ -129,6 +129,12 @@ class Report(SQLModel, table=True):
     rating_comment: Optional[str] = None
     rated_at: Optional[datetime] = _ts(nullable=True)
     reopened_at: Optional[datetime] = _ts(nullable=True)
+    # the citizen asked that the complaint stay confidential (LAPOR!'s "rahasia"): its
+    # photos and officers' notes are never shown on a public page
+    confidential: bool = Field(default=False, sa_column_kwargs={"server_default": false()})
+    # the report's tracking ID in an outside system that holds it too: the LAPOR! ID of a
+    # complaint disposed from LAPOR!, or of one the city forwarded there
+    external_ref: Optional[str] = Field(default=None, max_length=64, index=True)
 
 
 class Message(SQLModel, table=True):

@@ -129,16 +129,20 @@ def deliver_notices(pipeline, conn: Connection, report_id: int, notices: list[No
                 skipped.append(f"{notice.kind}: the reporter opted out (STOP) on "
                                f"{address.channel}")
                 continue
-            text = compose(pipeline, pipeline.adapters.get(address.channel), notice.kind,
-                           report, notice.details)
+            adapter = pipeline.adapters.get(address.channel)
+            text = compose(pipeline, adapter, notice.kind, report, notice.details)
             if not text:
                 skipped.append(f"{notice.kind}: no text for this notice")
                 continue
+            if address.callback:
+                body = callback_body(report, notice, now)
+            else:
+                body = adapter.outbox_body(conn, report, notice.kind, text,
+                                           notice.details) if adapter is not None else None
             sends.append(Outbound(
                 address.channel, address.recipient, text, notice.kind,
                 MESSAGE_KINDS.get(notice.kind, notice.kind), report.id,
-                reply_to=address.reply_to,
-                body=callback_body(report, notice, now) if address.callback else None))
+                reply_to=address.reply_to, body=body))
     write_outbound(conn, sends, now)
     if skipped:
         conn.execute(insert(event_t), [{

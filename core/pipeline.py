@@ -38,7 +38,8 @@ outbox_t = OutboxItem.__table__
 
 MAX_ID_ATTEMPTS = 8
 _REPORT_COLUMNS = ("id", "tracking_id", "channel", "official_channel", "reporter_id", "lat",
-                   "lon", "address", "created_at", "source_category", *NewReport.MUTABLE)
+                   "lon", "address", "created_at", "source_category", "confidential",
+                   "external_ref", *NewReport.MUTABLE)
 
 
 class Pipeline:
@@ -186,7 +187,8 @@ class Pipeline:
                     reporter_id=w.reporter_id,
                     lat=where.lat if where else None, lon=where.lon if where else None,
                     address=where.address if where else None,
-                    kelurahan_code=where.kelurahan_code if where else None)
+                    kelurahan_code=where.kelurahan_code if where else None,
+                    confidential=w.message.confidential, external_ref=w.message.external_ref)
                 self.hook.kanal_report_created(report=w.report, message=w.message, uow=uow)
             rows = [{**{c: getattr(w.report, c) for c in _REPORT_COLUMNS}, "updated_at": now}
                     for w in fresh]

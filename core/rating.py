@@ -176,6 +176,8 @@ def _prompts(conn: Connection, report_id: int, notices: list[Notice],
     if row.rating is not None:
         return [n for n in notices if n.kind != "rating_request"]
     adapter = adapters.get(row.channel)
+    if adapter is not None and not adapter.rates:  # rated where it came from (LAPOR!)
+        return [n for n in notices if n.kind != "rating_request"]
     replies = adapter is not None and adapter.keywords and not adapter.replies_inline
     out = []
     for n in notices:

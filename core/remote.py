@@ -55,15 +55,18 @@ def allowed(url: str, allowlist: list[str], *, allow_http: bool = False) -> bool
 
 
 def fetch(client: httpx.Client, url: str, *, allowlist: list[str], max_bytes: int,
-          auth: tuple[str, str] | None = None, allow_http: bool = False) -> bytes:
-    """The body at ``url``. Credentials go to the first host only, never to a CDN the
-    answer redirects to."""
+          auth: tuple[str, str] | None = None, headers: dict[str, str] | None = None,
+          allow_http: bool = False) -> bytes:
+    """The body at ``url``. Credentials (``auth``, or a token in ``headers``) go to the
+    first host only, never to a CDN the answer redirects to."""
     origin = urlsplit(url).hostname
     for _ in range(MAX_REDIRECTS + 1):
         if not allowed(url, allowlist, allow_http=allow_http):
             raise MediaRefused(f"media host not allowed: {urlsplit(url).hostname}")
-        credentials = auth if urlsplit(url).hostname == origin else None
-        with client.stream("GET", url, auth=credentials, follow_redirects=False) as response:
+        first = urlsplit(url).hostname == origin
+        with client.stream("GET", url, auth=auth if first else None,
+                           headers=headers if first else None,
+                           follow_redirects=False) as response:
             if response.is_redirect:
                 location = response.headers.get("location")
                 if not location:

@@ -181,10 +181,12 @@ def answer(pipeline, conn: Connection, work: list[Work], now: datetime) -> None:
             if text:
                 handle = None if inline else (w.message.reply_address
                                               or w.message.sender.handle)
+                body = None if inline else adapter.outbox_body(
+                    conn, report, w.reply, text, w.reply_details or {})
                 # a reply threads onto the message it answers
                 sends.append(Outbound(w.message.channel, handle, text, w.reply, w.reply,
                                       w.report_id, reply_to=w.message.external_id,
-                                      inline=inline))
+                                      inline=inline, body=body))
         for contact in w.message.notify:
             via = _channel_for(pipeline, contact.kind)
             if via is None or (contact.kind, contact.handle) in stopped:

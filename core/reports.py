@@ -44,11 +44,14 @@ def _load(conn: Connection, compact: str):
 
 
 def public_report(conn: Connection, compact: str, *, categories: dict[str, str] | None = None,
-                  areas: Any = None) -> dict[str, Any] | None:
-    """The public view: no reporter identity, no message text, no handles."""
+                  areas: Any = None, reveal: bool = False) -> dict[str, Any] | None:
+    """The public view: no reporter identity, no message text, no handles. A confidential
+    report (LAPOR!'s "rahasia") shows no photos and no officers' notes either, unless
+    ``reveal`` (the staff view built on it)."""
     r = _load(conn, compact)
     if r is None:
         return None
+    hidden = bool(r.confidential) and not reveal
     timeline: list[dict[str, Any]] = [{
         "at": wib(r.created_at), "kind": "received", "status": "Menunggu",
         "note": "Laporan diterima", "unit": None,
@@ -60,7 +63,7 @@ def public_report(conn: Connection, compact: str, *, categories: dict[str, str] 
     for e in events:
         # the unit, never the officer: staff names stay off public pages
         timeline.append({"at": wib(e.created_at), "kind": e.kind, "status": e.status,
-                         "note": e.note,
+                         "note": None if hidden else e.note,
                          "unit": ({"id": e.unit_id, "name": names.get(e.unit_id, e.unit_id)}
                                   if e.unit_id else None)})
     for m in conn.execute(select(message_t.c.created_at).where(
@@ -76,7 +79,7 @@ def public_report(conn: Connection, compact: str, *, categories: dict[str, str] 
                               .where(attachment_t.c.report_id == r.id,
                                      attachment_t.c.media_type.in_(sorted(PUBLIC_TYPES)))
                               .order_by(attachment_t.c.id))
-    ]
+    ] if not hidden else []
 
     def area(code: str | None, name: str | None) -> dict[str, Any] | None:
         return {"code": code, "name": name} if code else None
@@ -89,6 +92,7 @@ def public_report(conn: Connection, compact: str, *, categories: dict[str, str] 
     return {
         "tracking_id": tracking.display(r.tracking_id),
         "status": r.status,
+        "confidential": bool(r.confidential),
         "category": ({"id": r.category, "name": (categories or {}).get(r.category, r.category)}
                      if r.category else None),
         "official_channel": r.official_channel,
@@ -105,7 +109,7 @@ def public_report(conn: Connection, compact: str, *, categories: dict[str, str] 
         "proof_photos": [
             {"id": p.id, "media_type": p.media_type,
              "url": f"/api/v1/reports/{compact}/proof/{p.id}"}
-            for p in public_proofs(conn, r.id, r.status)],
+            for p in ([] if hidden else public_proofs(conn, r.id, r.status))],
         "rating": ({"score": r.rating, "at": wib(r.rated_at)} if r.rating else None),
     }
 
@@ -113,18 +117,21 @@ def public_report(conn: Connection, compact: str, *, categories: dict[str, str] 
 def proof_photo(conn: Connection, compact: str, photo_id: int):
     """A proof photo of that report, while the public may see it (``public_proofs``)."""
     r = conn.execute(select(report_t.c.id, report_t.c.status)
-                     .where(report_t.c.tracking_id == compact)).first()
+                     .where(report_t.c.tracking_id == compact,
+                            report_t.c.confidential.is_(False))).first()
     if r is None:
         return None
     return next((p for p in public_proofs(conn, r.id, r.status) if p.id == photo_id), None)
 
 
 def photo(conn: Connection, compact: str, attachment_id: int):
-    """The attachment row if it belongs to that report."""
+    """The attachment row if it belongs to that report and the report is not
+    confidential."""
     return conn.execute(
         select(attachment_t.c.sha256, attachment_t.c.media_type)
         .join(report_t, report_t.c.id == attachment_t.c.report_id)
-        .where(report_t.c.tracking_id == compact, attachment_t.c.id == attachment_id)
+        .where(report_t.c.tracking_id == compact, attachment_t.c.id == attachment_id,
+               report_t.c.confidential.is_(False))
     ).first()
 
 
@@ -152,7 +159,8 @@ def staff_report(conn: Connection, compact: str, *, categories: dict[str, str] |
         "delivery": m.delivery, "created_at": wib(m.created_at),
     } for m in conn.execute(select(message_t).where(message_t.c.report_id == r.id)
                             .order_by(message_t.c.id))]
-    base = public_report(conn, compact, categories=categories, areas=areas) or {}
+    base = public_report(conn, compact, categories=categories, areas=areas,
+                         reveal=True) or {}
     return {
         **base,
         "source_category": r.source_category,
@@ -161,7 +169,7 @@ def staff_report(conn: Connection, compact: str, *, categories: dict[str, str] |
         "escalated_unit_id": r.escalated_unit_id,
         "first_response_at": wib(r.first_response_at), "resolved_at": wib(r.resolved_at),
         "closed_at": wib(r.closed_at), "rating_comment": r.rating_comment,
-        "reopened_at": wib(r.reopened_at),
+        "reopened_at": wib(r.reopened_at), "external_ref": r.external_ref,
         "location": {"lat": r.lat, "lon": r.lon, "address": r.address},
         "reporter": reporter, "messages": messages,
         "inbox_ids": [i for (i,) in conn.execute(select(InboxItem.__table__.c.id).where(

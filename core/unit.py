@@ -33,6 +33,8 @@ class NewReport:
     # the unit that holds the case and the clock that runs (core.cases)
     unit_id: str | None = None
     sla_clock: str | None = None
+    confidential: bool = False
+    external_ref: str | None = None
 
     MUTABLE = (
         "status", "category", "kelurahan_code", "kelurahan_name", "kecamatan_code",
