@@ -420,6 +420,6 @@ def _handler(api: FakeLapor) -> type[BaseHTTPRequestHandler]:
             except OSError:
                 pass  # the client gave up (a stall longer than its timeout)
 
-        do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _route
+        do_GET = do_POST = _route
 
     return Handler

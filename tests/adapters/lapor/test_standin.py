@@ -3,6 +3,7 @@ idempotent follow-ups (also after a client timeout), forwarded reports, renamed 
 
 from __future__ import annotations
 
+import threading
 import time
 from datetime import UTC, datetime
 
@@ -131,12 +132,23 @@ def test_a_stalled_follow_up_is_recorded_although_the_client_gave_up(lapor, http
     assert len(lapor.follow_ups_for(tracking_id)) == 1
     retry = http.post(path, json=body)
     assert retry.status_code == 200 and len(lapor.follow_ups_for(tracking_id)) == 1
+
+
+def test_stop_cuts_a_stall_short(lapor, http):
+    tracking_id = lapor.add()["tracking_id"]
     lapor.stall(30)
-    with pytest.raises(httpx.ReadTimeout):
-        http.post(path, json={**body, "id": "kanal-fu-10"}, timeout=0.3)
+    answers = []
+    waiting = threading.Thread(target=lambda: answers.append(http.post(
+        f"/laporan/{tracking_id}/tindak-lanjut", json={"id": "k", "status": "s", "isi": "i"})))
+    waiting.start()
+    deadline = time.monotonic() + 5
+    while not lapor.follow_ups and time.monotonic() < deadline:
+        time.sleep(0.01)
     started = time.monotonic()
     lapor.stop()  # the fixture's second stop() is harmless
+    waiting.join(5)
     assert time.monotonic() - started < 3
+    assert [a.status_code for a in answers] == [201]  # the stalled answer went out at once
 
 
 def test_injected_failures_hit_only_their_kind(lapor, http):
