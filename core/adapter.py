@@ -245,6 +245,9 @@ class Adapter:
     # False where the citizen rates the result somewhere else (LAPOR! has its own
     # rating): kanal sends no rating request there, only the Selesai notice
     rates: ClassVar[bool] = True
+    # False where the citizen cannot write back to kanal (LAPOR!): answers say where to
+    # follow the report, not "reply STATUS"
+    takes_replies: ClassVar[bool] = True
 
     def __init__(self, channel: ChannelConfig, official: OfficialChannel, settings: BaseModel,
                  runtime: Runtime):

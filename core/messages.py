@@ -13,6 +13,9 @@ TEXTS = {
     "id": {
         "ack": "Laporan Anda diterima, nomor {tid}. Cek status: balas STATUS {tid} "
                "atau buka {url}",
+        # where the citizen cannot write back to kanal (a follow-up on LAPOR!)
+        "ack:no_reply": "Laporan Anda diterima Pemprov DKI Jakarta dengan nomor {tid}. "
+                        "Perkembangannya: {url}",
         "follow_up_ack": "Tambahan untuk laporan {tid} diterima. Status: {status}.",
         "status_reply": "Laporan {tid}: {status}. Rincian: {url}",
         "status_unknown": "Nomor laporan itu tidak ditemukan. Periksa kembali nomor "
@@ -54,6 +57,8 @@ TEXTS = {
     },
     "en": {
         "ack": "Report received, number {tid}. Check: reply STATUS {tid} or open {url}",
+        "ack:no_reply": "Your report was received by the Jakarta provincial government "
+                        "with number {tid}. Progress: {url}",
         "follow_up_ack": "Your addition to report {tid} was received. Status: {status}.",
         "status_reply": "Report {tid}: {status}. Details: {url}",
         "status_unknown": "No report has that number. Please check the number.",
@@ -108,6 +113,8 @@ def _variant(kind: str, details: dict) -> str:
         return "rating_request:link"
     if kind == "rating_thanks" and details.get("reopened"):
         return "rating_thanks:reopened"
+    if kind == "ack" and details.get("replies") is False:
+        return "ack:no_reply"
     if kind == "rating_refused" and details.get("reason"):
         return f"rating_refused:{details['reason']}"
     return kind

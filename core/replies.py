@@ -114,6 +114,8 @@ def compose(pipeline, adapter, kind: str, report, details: dict | None = None) -
     """The text of one answer, in the process's language and, below it, in the channel's
     second language when it has one."""
     languages = [pipeline.language]
+    if adapter is not None and not adapter.takes_replies:
+        details = {**(details or {}), "replies": False}
     second = getattr(adapter, "second_language", None)  # None: the channel is not running
     if second and second != pipeline.language:
         languages.append(second)

@@ -28,6 +28,7 @@ class LaporAdapter(Adapter):
     polls = True
     # the citizen rates the result on LAPOR! itself
     rates = False
+    takes_replies = False
     send_rate_per_second = 5.0
     settings: LaporSettings
 
