@@ -308,6 +308,17 @@ class Adapter:
         the mapped status. None (the default): the text itself."""
         return None
 
+    @property
+    def forwards(self) -> bool:
+        """Whether supervisors may forward reports of other channels to this one's system
+        (LAPOR!, when the deployment allows it; ``core.forwarding``)."""
+        return False
+
+    def forward_body(self, conn: Any, report: Any) -> str:
+        """What the outbox posts to forward ``report`` (a report row); ``send`` gets it
+        as an item of kind ``forward``."""
+        raise RuntimeError(f"adapter {self.name!r} does not forward reports")
+
     def fetch_media(self, ref: MediaRef) -> bytes:
         """Download one file the provider holds (after the ack); raise to retry later."""
         raise RuntimeError(f"adapter {self.name!r} cannot fetch media")

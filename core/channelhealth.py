@@ -83,6 +83,20 @@ def _last_rows(conn: Connection, channels: list[str]) -> dict[str, datetime]:
     return out
 
 
+def _last_sent(conn: Connection, channels: list[str]) -> dict[str, datetime]:
+    """The newest delivery per channel (the other direction of the last successful poll
+    or webhook), from the (channel, sent_at) index like ``_last_rows``."""
+    out: dict[str, datetime] = {}
+    for start in range(0, len(channels), _COMPOUND_LIMIT):
+        parts = [select(literal(c).label("channel"),
+                        select(func.max(outbox_t.c.sent_at))
+                        .where(outbox_t.c.channel == c).scalar_subquery().label("at"))
+                 for c in channels[start:start + _COMPOUND_LIMIT]]
+        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
+        out.update((c, as_utc(at)) for c, at in conn.execute(stmt) if at is not None)
+    return out
+
+
 def _window_counts(conn: Connection, channels: list[str], now: datetime
                    ) -> dict[str, tuple[int, int, int]]:
     """Messages stored per channel in the last hour, day and baseline window."""
@@ -129,6 +143,7 @@ def channel_figures(conn: Connection, kanal, now: datetime, *,
     states = {r.channel: r for r in conn.execute(
         select(state_t).where(state_t.c.channel.in_(ids)))} if ids else {}
     last = _last_rows(conn, ids)
+    sent = _last_sent(conn, ids) if ids else {}
     windows = _window_counts(conn, ids, now) if ids else {}
     outbox = _outbox_counts(conn, ids) if ids else {}
     quarantine = _quarantine_counts(conn, ids, now) if ids else {}
@@ -153,6 +168,7 @@ def channel_figures(conn: Connection, kanal, now: datetime, *,
             "last_error_at": as_utc(st.last_error_at) if st else None,
             "last_message_at": last.get(cid),
             "last_ok_at": last_ok if polls else last.get(cid),
+            "last_sent_at": sent.get(cid),
             "polls": polls,
             "poll_interval_seconds": adapter.poll_interval_seconds if polls and adapter
             else None,
@@ -228,6 +244,7 @@ def as_json(f: dict[str, Any]) -> dict[str, Any]:
                      for p in f["problems"]],
         "health": f["health"], "last_error": f["last_error"],
         "last_message_at": iso(f["last_message_at"]), "last_ok_at": iso(f["last_ok_at"]),
+        "last_sent_at": iso(f["last_sent_at"]),
         "poll_lag_seconds": None if f["poll_lag_seconds"] is None
         else round(f["poll_lag_seconds"], 1),
         "messages_last_hour": f["messages_last_hour"],

@@ -214,7 +214,9 @@ class OutboxItem(SQLModel, table=True):
     """An outbound message waiting for, or done with, delivery by its channel's adapter."""
 
     __tablename__ = "outbox_item"
-    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
+                      # a channel's last delivery, for its health (core.channelhealth)
+                      Index("ix_outbox_channel_sent", "channel", "sent_at"))
     id: Optional[int] = Field(default=None, primary_key=True)
     channel: str = Field(max_length=64)
     report_id: Optional[int] = Field(default=None, foreign_key="report.id")

@@ -17,7 +17,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse, Response
 
-from core import caseview, tracking
+from core import caseview, forwarding, tracking
 from core.cases import ACTIONS, ActionRequest, STATUSES
 from core.errors import ApiError
 from core.outline import outline
@@ -128,6 +128,8 @@ def _load_case(kanal, account: Staff, compact: str) -> dict[str, Any]:
                                       areas=kanal.case_engine, now=kanal.clock())
         detail["units"] = caseview.form_units(conn, detail["row"], kanal.cases.dinas_for,
                                               kanal.cases.sudin_for)
+        detail["forward_to"] = forwarding.targets(conn, kanal.adapters, detail["row"],
+                                                  account.role)
     row = detail["row"]
     geometry = (kanal.boundaries.geometry(row.kelurahan_code)
                 if kanal.boundaries is not None and row.kelurahan_code else None)
@@ -220,5 +222,29 @@ async def case_action(request: Request, tracking_id: str,
               if account.role == "officer" and outcome.unit_id != account.unit_id
               else f"/staff/cases/{outcome.tracking_id}?done={typed['action']}")
     response = RedirectResponse(target, status_code=303)
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.post("/staff/cases/{tracking_id}/forward")
+async def case_forward(request: Request, tracking_id: str,
+                       account: Staff = auth.require(*ROLES)) -> Response:
+    """Forward the report to another system (LAPOR!): supervisors, core.forwarding."""
+    kanal = request.app.state.kanal
+    form = await request.form()
+    try:
+        if not auth.csrf_ok(request, form.get("csrf")):
+            return await case_page(request, account, tracking_id, status_code=403,
+                                   error=ApiError(403, "csrf", "the form has expired"))
+        try:
+            await run_in_threadpool(kanal.forward_report, account.username, account.role,
+                                    _compact(tracking_id), str(form.get("channel") or ""))
+        except ApiError as exc:
+            return await case_page(request, account, tracking_id,
+                                   status_code=exc.status_code, error=exc)
+    finally:
+        await form.close()
+    response = RedirectResponse(f"/staff/cases/{_compact(tracking_id)}?done=forward",
+                                status_code=303)
     response.headers.update(NO_STORE)
     return response

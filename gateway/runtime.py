@@ -197,6 +197,14 @@ class Kanal:
         with writing(self.engine) as conn:
             return self.cases.act(conn, staff, compact, request, self.clock())
 
+    def forward_report(self, actor: str, role: str, compact: str, channel_id: str) -> int:
+        """Queue a report for another system (``core.forwarding``): the outbox item."""
+        from core import forwarding
+
+        with writing(self.engine) as conn:
+            return forwarding.forward(conn, self.adapters, actor, role, compact, channel_id,
+                                      self.clock())
+
     # -- channels ----------------------------------------------------------------------
 
     def _effective_configs(self) -> list[ChannelConfig]:

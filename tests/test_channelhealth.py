@@ -107,7 +107,22 @@ def test_few_grouped_queries_whatever_the_number_of_channels(kanal):
     event.listen(kanal.engine, "before_cursor_execute",
                  lambda *a: statements.append(a[2]))
     figures(kanal)
-    assert len([s for s in statements if s.lstrip().startswith("SELECT")]) == 5, statements
+    assert len([s for s in statements if s.lstrip().startswith("SELECT")]) == 6, statements
+
+
+def test_the_last_delivery_is_the_newest_sent_item_of_the_channel(kanal):
+    with writing(kanal.engine) as conn:
+        for channel, status, sent in [("fake", "sent", NOW - timedelta(hours=2)),
+                                      ("fake", "sent", NOW - timedelta(minutes=3)),
+                                      ("fake", "dead", None), ("web", "pending", None)]:
+            conn.execute(insert(outbox_t).values(
+                channel=channel, recipient="+6281200000001", kind="ack", text="x",
+                status=status, attempts=1, next_attempt_at=NOW, created_at=NOW,
+                sent_at=sent))
+    f = figures(kanal)
+    assert f["fake"]["last_sent_at"] == NOW - timedelta(minutes=3)
+    assert f["web"]["last_sent_at"] is None
+    assert channelhealth.as_json(f["fake"])["last_sent_at"] == "2026-12-01T06:57:00+00:00"
 
 
 def test_the_last_message_of_more_channels_than_one_union_takes(kanal):
@@ -135,7 +150,7 @@ def test_poller_lag_over_three_intervals(kanal, lag, rate_limited, flagged):
 def test_disabled_channel_says_why(kanal):
     off = figures(kanal)["not-built"]
     assert off["problems"][0]["code"] == "disabled"
-    assert off["problems"][0]["text"] == ("disabled: adapter 'lapor' is not installed "
+    assert off["problems"][0]["text"] == ("disabled: adapter 'no-such-adapter' is not installed "
                                           "(not built yet)")
     assert off["severity"] == "warning"  # not built yet: nothing broke
     assert "disabled" not in codes(figures(kanal)["web"])

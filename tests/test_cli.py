@@ -39,7 +39,7 @@ def test_channels_list_json_shows_the_13_official_channels_and_telegram(tmp_path
     walk_in = [i for i in items if i["adapter"] == "walk_in"]
     assert sorted(i["official_channel_number"] for i in walk_in) == [9, 10, 11, 12, 13]
     assert all(i["state"] == "ready" for i in walk_in)
-    assert "not built yet" in by_id["lapor"]["reason"]
+    assert "KANAL_LAPOR_BASE_URL" in by_id["lapor"]["reason"]
     assert "KANAL_TELEGRAM_BOT_TOKEN" in by_id["telegram"]["reason"]
 
 

@@ -19,13 +19,13 @@ from core import tracking
 from core.adapter import PermanentSendError, RetryLater
 from core.canonical import OutboundMessage, SendResult
 from core.cases import SELESAI
+from core.forwarding import KIND as FORWARD
 from core.models import CaseEvent, Report
 from core.proofs import public_proofs
 
 if TYPE_CHECKING:
     from adapters.lapor.plugin import LaporAdapter
 
-FORWARD = "lapor_forward"
 report_t = Report.__table__
 event_t = CaseEvent.__table__
 

@@ -144,6 +144,15 @@ class LaporAdapter(Adapter):
 
         return follow_up_body(self, conn, report, kind, text, details)
 
+    @property
+    def forwards(self) -> bool:
+        return self.settings.forward
+
+    def forward_body(self, conn, report) -> str:
+        from adapters.lapor.outbound import forward_body
+
+        return forward_body(self, conn, report)
+
     def send(self, message: OutboundMessage) -> SendResult:
         from adapters.lapor.outbound import send
 

@@ -62,3 +62,29 @@ def cases_list(settings: KanalSettings, status: str | None, unit: str | None, li
     listing(rows, COLUMNS, as_json)
     if not as_json:
         click.echo(f"{len(rows)} case(s)")
+
+
+@cases.command("forward", help="forward a report to another system that takes complaints "
+                               "(LAPOR!, when KANAL_LAPOR_FORWARD is on), as a supervisor "
+                               "does on the case page; the outbox posts it")
+@click.argument("tracking_id")
+@click.option("--channel", default="lapor", show_default=True,
+              help="the channel whose system gets the report")
+@click.option("--actor", default="cli", show_default=True, help="who asked, for the audit log")
+@pass_settings
+def cases_forward(settings: KanalSettings, tracking_id: str, channel: str, actor: str) -> None:
+    from core import tracking
+    from core.errors import ApiError
+    from gateway.runtime import Kanal
+
+    try:
+        compact = tracking.normalize(tracking_id)
+    except tracking.InvalidTrackingID:
+        raise ApiError(404, "not_found", f"{tracking_id} is not a tracking ID") from None
+    kanal = Kanal(settings)
+    try:
+        item = kanal.forward_report(actor, "supervisor", compact, channel)
+    finally:
+        kanal.stop()
+    click.echo(f"{tracking.display(compact)} queued for {channel} (outbox item {item}); "
+               "`kanal outbox list` shows when it is sent")
