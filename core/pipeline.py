@@ -240,3 +240,10 @@ class Pipeline:
         if follow_ups:
             conn.execute(update(report_t).where(report_t.c.id == bindparam("_id"))
                          .values(updated_at=bindparam("updated_at")), follow_ups)
+        # a follow-up may ask for confidentiality (LAPOR!'s "rahasia" set later); it is
+        # never lifted that way
+        hidden = [{"_id": w.target[0]} for w in work
+                  if w.target and w.intent == "report" and w.message.confidential]
+        if hidden:
+            conn.execute(update(report_t).where(report_t.c.id == bindparam("_id"))
+                         .values(confidential=True), hidden)

@@ -34,8 +34,8 @@ def row(page: str, channel_id: str) -> str:
 
 
 @pytest.mark.parametrize("channel_id,indonesian,english", [
-    ("not-built", "adapter &#39;lapor&#39; belum terpasang (belum dibuat)",
-     "adapter &#39;lapor&#39; is not installed (not built yet)"),
+    ("not-built", "adapter &#39;no-such-adapter&#39; belum terpasang (belum dibuat)",
+     "adapter &#39;no-such-adapter&#39; is not installed (not built yet)"),
     ("tg-off", "rahasia belum diisi: KANAL_TELEGRAM_BOT_TOKEN",
      "secret not set: KANAL_TELEGRAM_BOT_TOKEN"),
     ("web-off", "dimatikan di berkas kanal", "disabled in the channels file"),

@@ -56,7 +56,7 @@ def test_operator_sees_unhealthy_channels_first_with_why(console):
         < text.index('data-channel="not-built"') < text.index('data-channel="web"') \
         < text.index('data-channel="fake2"')
     assert "terhambat: rate limited until 14:20 WIB" in row(text, "web")
-    assert "mati: adapter &#39;lapor&#39; belum terpasang" in row(text, "not-built")
+    assert "mati: adapter &#39;no-such-adapter&#39; belum terpasang" in row(text, "not-built")
     assert "1 pesan keluar gagal terkirim (dead)" in row(text, "jaki")
     assert "sehat" in row(text, "fake2")
     assert '<a href="/staff/channels/web">' in text
