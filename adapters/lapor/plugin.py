@@ -112,9 +112,13 @@ class LaporAdapter(Adapter):
             since = inbound.first_since(self.now(), self.settings.first_poll_hours)
         try:
             items, next_page, api_cursor = inbound.fetch_page(self, since, page)
+            found = inbound.envelopes(self, items)
         except Throttled as exc:
+            self._more, self._pages = False, 0
             raise RateLimited(exc.until, str(exc)) from exc
-        found = inbound.envelopes(self, items)
+        except BaseException:
+            self._more, self._pages = False, 0  # the round ends here
+            raise
         self._pages += 1
         try:
             following = int(next_page) if next_page not in (None, "", False) else None
