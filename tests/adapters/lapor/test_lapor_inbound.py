@@ -9,12 +9,13 @@ import json
 import pytest
 
 from core.health import get_cursor
-from core.models import InboxItem, MediaJob, Attachment, Message, Report
+from core import tracking
+from core.models import Attachment, InboxItem, MediaJob, Message, Report
 from tests.adapters.lapor.flows import (
-    CHANNEL, add_alfa, inbox, messages, outbox, poll_in, report_of, reports, rows, statuses)
+    CHANNEL, add_alfa, inbox, messages, outbox, poll_in, report_of, reports, rows, statuses,
+)
 from tests.casework import KELURAHAN
 from tests.helpers import count, drain
-from core import tracking
 
 
 def test_a_page_of_three_becomes_three_routed_reports_each_acknowledged_once(
@@ -156,3 +157,53 @@ def test_an_item_without_a_tracking_id_is_quarantined_with_the_reason(
     assert "Tanpa nomor" in bad.payload.decode()
     assert [r.external_ref for r in reports(kanal)] == [good]
     assert count(kanal, Report) == 1
+
+
+def test_a_confidential_complaint_shows_no_photos_or_notes_to_the_public(
+        lapor_kanal, standin):
+    from fastapi.testclient import TestClient
+
+    from core.models import ProofPhoto
+    from gateway.app import create_app
+    from tests.casework import drive, set_up
+    from tests.test_proof import photo
+
+    kanal = lapor_kanal()
+    accounts = set_up(kanal)
+    shown = {}
+    for secret in (True, False):
+        url = standin.add_file(f"foto-{secret}.jpg", photo(11 if secret else 12))
+        lapor_id, report = poll_in(kanal, standin, rahasia=secret,
+                                   lampiran=[{"url": url, "tipe": "image/jpeg"}])
+        assert bool(report.confidential) is secret
+        assert kanal.media.run_once() == 1
+        drive(kanal, accounts, report.tracking_id, "Selesai")
+        drain(kanal)
+        shown[secret] = (lapor_id, report)
+    with TestClient(create_app(kanal=kanal)) as client:
+        for secret, (lapor_id, report) in shown.items():
+            tid = tracking.display(report.tracking_id)
+            view = client.get(f"/api/v1/reports/{tid}")
+            assert view.status_code == 200
+            view = view.json()
+            assert view["confidential"] is secret and view["status"] == "Selesai"
+            [attachment] = rows(kanal, Attachment, Attachment.__table__.c.report_id == report.id)
+            proofs = rows(kanal, ProofPhoto, ProofPhoto.__table__.c.report_id == report.id)
+            assert proofs
+            urls = [f"/api/v1/reports/{tid}/photos/{attachment.id}"] + [
+                f"/api/v1/reports/{tid}/proof/{p.id}" for p in proofs]
+            notes = [e["note"] for e in view["timeline"] if e["kind"] != "received"]
+            page = client.get(f"/lacak/{tid}")
+            assert page.status_code == 200
+            if secret:
+                assert view["photos"] == [] and view["proof_photos"] == []
+                assert all(n is None or n == "Pelapor menambahkan keterangan" for n in notes)
+                assert "Dikoordinasikan" not in page.text
+                assert all(client.get(u).status_code == 404 for u in urls)
+                assert standin.follow_ups_for(lapor_id)[-1]["lampiran"] == []
+            else:  # the same path without rahasia shows them: the checks above can fail
+                assert len(view["photos"]) == 1 and view["proof_photos"]
+                assert any(n and n.startswith("Dikoordinasikan") for n in notes)
+                assert "Dikoordinasikan" in page.text
+                assert all(client.get(u).status_code == 200 for u in urls)
+                assert standin.follow_ups_for(lapor_id)[-1]["lampiran"]
