@@ -14,7 +14,7 @@ from datetime import timedelta
 import pytest
 import yaml
 
-from core.health import get_health
+from core.health import get_cursor, get_health
 from gateway.logs import channel_secrets
 from gateway.scheduler import poll_job
 from tests.adapters.lapor.conftest import REPO, TOKEN, channels_file, lapor_env
@@ -201,3 +201,41 @@ def test_the_connection_test_passes_and_fails_on_a_refused_token_without_leaking
     assert check.name == "token" and "HTTP 401" in check.detail
     assert_no_secret(failed, WRONG_TOKEN, TOKEN)
     assert not kanal.test_channel(CHANNEL, {"token": WRONG_TOKEN}).ok
+
+
+def test_an_outage_while_polling_fails_the_poll_and_the_next_one_resumes_at_its_page(
+        lapor_kanal, standin):
+    kanal = lapor_kanal(max_pages=1)  # one page a round: the cursor names the next page
+    standin.page_size = 2
+    ids = [add_alfa(standin, judul=f"Genangan {i}") for i in range(5)]
+    poll_through_job(kanal, standin)
+    assert sorted(r.external_ref for r in reports(kanal)) == ids[:2]
+    with kanal.engine.connect() as conn:
+        assert json.loads(get_cursor(conn, CHANNEL))["page"] == 2
+    standin.fail(503, times=1, kind="list")
+    poll_through_job(kanal, standin)
+    with kanal.engine.connect() as conn:
+        health = get_health(conn, CHANNEL)
+        assert json.loads(get_cursor(conn, CHANNEL))["page"] == 2  # not moved
+    assert health.health == "failing" and "503" in health.last_error
+    assert health.last_error.startswith("poll: ")
+    for _ in range(2):
+        poll_through_job(kanal, standin)
+    assert sorted(r.external_ref for r in reports(kanal)) == ids
+    with kanal.engine.connect() as conn:
+        assert get_health(conn, CHANNEL).health == "ok"
+        assert json.loads(get_cursor(conn, CHANNEL)) == {"since": f"c{standin.seq_of(ids[-1])}"}
+
+
+def test_a_rate_limited_poll_is_held_until_retry_after(lapor_kanal, standin):
+    kanal = lapor_kanal()
+    add_alfa(standin)
+    standin.fail(429, times=1, kind="list", retry_after=600)
+    poll_through_job(kanal, standin)
+    held = kanal.poll_holds.remaining(CHANNEL, kanal.clock())
+    assert held == pytest.approx(600, abs=1)
+    with kanal.engine.connect() as conn:
+        assert get_health(conn, CHANNEL).health == "degraded"
+    kanal.clock.now += timedelta(seconds=601)
+    poll_through_job(kanal, standin)
+    assert len(reports(kanal)) == 1

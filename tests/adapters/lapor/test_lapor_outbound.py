@@ -4,8 +4,11 @@ refused token, and given up on an unknown complaint."""
 
 from __future__ import annotations
 
+import itertools
 import re
 from datetime import timedelta
+
+import pytest
 
 from core import tracking
 from core.cases import ActionRequest
@@ -51,6 +54,7 @@ def test_each_status_change_reaches_lapor_once_with_the_mapped_status(
     done = sent[-1]
     assert [a["url"] for a in done["lampiran"]] == [
         f"https://kanal.example.go.id/api/v1/reports/{tid}/proof/{p.id}" for p in proofs]
+    assert {a["tipe"] for a in done["lampiran"]} == {"image/jpeg"}
     assert all(f["lampiran"] == [] for f in sent[:-1])
     assert mapped["Selesai"] != mapped["Proses"]  # the contract tells them apart
 
@@ -154,3 +158,59 @@ def test_a_refused_token_on_send_is_retried_not_lost(lapor_kanal, standin):
     assert drain(kanal) == 1
     [item] = outbox(kanal)
     assert item.status == "sent" and len(standin.follow_ups_for(lapor_id)) == 1
+
+
+def _queue_during_outage(kanal, standin, jitter):
+    """Koordinasi and Disposisi queued while LAPOR! answers 503; both then sent."""
+    accounts = set_up(kanal)
+    lapor_id, report = poll_in(kanal, standin)
+    kanal.dispatcher.jitter = itertools.chain(jitter, itertools.repeat(0.5)).__next__
+    standin.fail(503, times=2, kind="follow_up")
+    for who, action, fields in PATH["Disposisi"]:
+        kanal.clock.now += timedelta(seconds=1)
+        kanal.act_on_case(accounts[who], report.tracking_id, request(action, fields))
+        assert drain(kanal) == 1  # the new one is tried at once, and refused
+    move(kanal)
+    assert drain(kanal) == 2
+    return [(f["status"], f["isi"]) for f in standin.follow_ups_for(lapor_id)]
+
+
+def _in_order(sent, mapped) -> bool:
+    return [s for s, _ in sent] == [mapped[k] for k in ("Menunggu", "Koordinasi",
+                                                        "Disposisi")] \
+        and "Status: Koordinasi" in sent[1][1] and "Status: Disposisi" in sent[2][1]
+
+
+def test_follow_ups_queued_during_an_outage_keep_the_status_of_their_moment(
+        lapor_kanal, standin, contract):
+    kanal = lapor_kanal()
+    sent = _queue_during_outage(kanal, standin, [0.0, 0.0])
+    assert len(sent) == 3 and _in_order(sent, statuses(contract)), sent
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "core/outbox.py:134 orders due items by next_attempt_at only: after an outage two "
+    "follow-ups of one complaint go in the order their jittered back-offs end, so LAPOR! "
+    "can receive Disposisi before Koordinasi (or Menunggu Verifikasi after Selesai)"))
+def test_follow_ups_of_one_complaint_keep_their_order_after_an_outage(
+        lapor_kanal, standin, contract):
+    kanal = lapor_kanal()
+    # the first retry's back-off drawn long, the second's short
+    sent = _queue_during_outage(kanal, standin, [1.0, 0.0])
+    assert len(sent) == 3
+    assert _in_order(sent, statuses(contract)), sent
+
+
+def test_a_rate_limited_follow_up_waits_for_retry_after(lapor_kanal, standin):
+    kanal = lapor_kanal()
+    standin.fail(429, times=1, kind="follow_up", retry_after=900)
+    lapor_id, _ = poll_in(kanal, standin)
+    [item] = outbox(kanal)
+    assert item.status == "pending" and "429" in item.last_error
+    wait = (item.next_attempt_at.replace(tzinfo=kanal.clock.now.tzinfo)
+            - kanal.clock.now).total_seconds()
+    assert wait >= 899
+    kanal.clock.now += timedelta(seconds=600)
+    assert drain(kanal) == 0
+    kanal.clock.now += timedelta(seconds=301)
+    assert drain(kanal) == 1 and len(standin.follow_ups_for(lapor_id)) == 1
