@@ -207,3 +207,14 @@ def test_a_confidential_complaint_shows_no_photos_or_notes_to_the_public(
                 assert "Dikoordinasikan" in page.text
                 assert all(client.get(u).status_code == 200 for u in urls)
                 assert standin.follow_ups_for(lapor_id)[-1]["lampiran"]
+
+
+def test_the_topic_is_mapped_to_a_category_by_the_mapping_file(lapor_kanal, standin, contract):
+    import yaml
+
+    topics = yaml.safe_load(contract[1].read_text())["categories"]
+    topic, category = sorted(topics.items())[0]
+    kanal = lapor_kanal()
+    _, report = poll_in(kanal, standin, kategori=topic)
+    assert report.category == category
+    assert report.source_category == topic  # the officers see LAPOR!'s own name

@@ -214,3 +214,20 @@ def test_a_rate_limited_follow_up_waits_for_retry_after(lapor_kanal, standin):
     assert drain(kanal) == 0
     kanal.clock.now += timedelta(seconds=301)
     assert drain(kanal) == 1 and len(standin.follow_ups_for(lapor_id)) == 1
+
+
+@pytest.mark.parametrize("status", ["EWS", "Ditolak"])
+def test_an_estimate_and_a_rejection_reach_lapor_with_their_mapped_status(
+        lapor_kanal, standin, contract, status):
+    from tests.casework import drive
+
+    kanal = lapor_kanal()
+    accounts = set_up(kanal)
+    lapor_id, report = poll_in(kanal, standin)
+    drive(kanal, accounts, report.tracking_id, status)
+    drain(kanal)
+    last = standin.follow_ups_for(lapor_id)[-1]
+    assert last["status"] == statuses(contract)[status]
+    reason = dict(PATH[status][-1][2])["reason"]
+    assert reason in last["isi"]
+    assert len(standin.follow_ups_for(lapor_id)) == 1 + len(PATH[status])
