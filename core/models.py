@@ -216,7 +216,9 @@ class OutboxItem(SQLModel, table=True):
     __tablename__ = "outbox_item"
     __table_args__ = (Index("ix_outbox_due", "status", "next_attempt_at"),
                       # a channel's last delivery, for its health (core.channelhealth)
-                      Index("ix_outbox_channel_sent", "channel", "sent_at"))
+                      Index("ix_outbox_channel_sent", "channel", "sent_at"),
+                      # one recipient's earlier items, which a later one waits for
+                      Index("ix_outbox_recipient", "channel", "recipient", "id"))
     id: Optional[int] = Field(default=None, primary_key=True)
     channel: str = Field(max_length=64)
     report_id: Optional[int] = Field(default=None, foreign_key="report.id")

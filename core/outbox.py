@@ -10,7 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, select, update
+from sqlalchemy import Connection, Engine, exists, select, update
 
 from core import audit
 from core.adapter import Adapter, PermanentSendError, RetryLater
@@ -23,6 +23,7 @@ from core.models import Message, OutboxItem, Report, as_utc, utcnow
 
 log = logging.getLogger(__name__)
 outbox_t = OutboxItem.__table__
+earlier = outbox_t.alias("earlier")
 message_t = Message.__table__
 report_t = Report.__table__
 
@@ -130,25 +131,43 @@ class Dispatcher:
                 .select_from(outbox_t.outerjoin(report_t,
                                                 report_t.c.id == outbox_t.c.report_id))
                 .where(outbox_t.c.status == "pending", outbox_t.c.next_attempt_at <= now,
-                       outbox_t.c.channel.in_(sendable))
+                       outbox_t.c.channel.in_(sendable), ~exists().where(
+                           # one recipient's messages go out in the order they were
+                           # written: none overtakes an earlier one that waits to be
+                           # retried, or that another dispatcher is sending
+                           earlier.c.channel == outbox_t.c.channel,
+                           earlier.c.recipient == outbox_t.c.recipient,
+                           earlier.c.status == "pending", earlier.c.id < outbox_t.c.id,
+                           earlier.c.next_attempt_at > now))
                 .order_by(outbox_t.c.next_attempt_at, outbox_t.c.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=outbox_t)
             ).all()
+            rows = sorted(rows, key=lambda r: r.id)  # written first, sent first
             allowed = [r for r in rows if self.bucket(r.channel).take()]
             self.throttled = {r.channel for r in rows} - {r.channel for r in allowed}
             rows = allowed
             if rows:  # lease: another dispatcher leaves them alone while we send
                 conn.execute(update(outbox_t).where(outbox_t.c.id.in_([r.id for r in rows]))
                              .values(next_attempt_at=now + self.lease))
+        failed: set[tuple[str, str]] = set()
+        held = []
         for row in rows:
-            self._send(row)
-        return len(rows)
+            if (row.channel, row.recipient) in failed:
+                held.append(row.id)  # behind its recipient's earlier one, now retrying
+            elif not self._send(row):
+                failed.add((row.channel, row.recipient))
+        if held:  # due again at once, and waiting for the earlier one from then on
+            with writing(self.engine) as conn:
+                conn.execute(update(outbox_t).where(outbox_t.c.id.in_(held))
+                             .values(next_attempt_at=now))
+        return len(rows) - len(held)
 
-    def _send(self, row) -> None:
+    def _send(self, row) -> bool:
+        """Send one item; False when it failed (retried later or given up)."""
         adapter = self.adapters.get(row.channel)
         if adapter is None:
-            return  # disabled since it was picked: sent once the channel is back
+            return False  # disabled since it was picked: sent once the channel is back
         message = OutboundMessage(
             outbox_id=row.id, channel=row.channel, recipient=row.recipient, text=row.text,
             kind=row.kind, tracking_id=row.tracking_id, reply_to=row.reply_to,
@@ -158,7 +177,7 @@ class Dispatcher:
             result = adapter.send(message)
         except Exception as exc:
             self._failed(row, attempts, exc)
-            return
+            return False
         now = self.clock()
         with writing(self.engine) as conn:
             conn.execute(update(outbox_t).where(outbox_t.c.id == row.id).values(
@@ -170,6 +189,7 @@ class Dispatcher:
                     external_id=result.provider_message_id if result else None))
             record_health(conn, row.channel, ok=True, now=now)
         self.observer.ack(row.channel, "sent", (now - as_utc(row.created_at)).total_seconds())
+        return True
 
 
 # delivery reports arrive out of order; a message only moves forward along this scale

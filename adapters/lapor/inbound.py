@@ -87,6 +87,15 @@ def content(mp: m.Mapping, raw: dict) -> dict[str, Any]:
             "text": _text(m.get(raw, mp.complaint.text)), "attachments": sorted(urls)}
 
 
+def lapor_id(mp: m.Mapping, raw: dict) -> str:
+    """The complaint's tracking ID as text ("" when absent, null or not a string or
+    number): a number is taken as LAPOR! writes it, ``1916449``."""
+    value = m.get(raw, mp.complaint.tracking_id)
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        return ""
+    return str(value).strip()
+
+
 def digest(value: dict[str, Any]) -> str:
     data = json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(data.encode()).hexdigest()[:16]
@@ -99,7 +108,7 @@ def envelopes(adapter: LaporAdapter, items: list[Any]) -> list[Envelope]:
     seen: dict[str, list[tuple[str, dict]]] = {}  # tracking id -> (key, content), in order
     prepared = []
     for raw in items:
-        tid = str(m.get(raw, mp.complaint.tracking_id, "")) if isinstance(raw, dict) else ""
+        tid = lapor_id(mp, raw) if isinstance(raw, dict) else ""
         if not TRACKING_ID.match(tid):
             # kept for an operator to look at; normalize quarantines it with the reason
             blob = json.dumps(raw, ensure_ascii=False, sort_keys=True, default=str)
@@ -184,7 +193,7 @@ def to_message(adapter: LaporAdapter, item: InboxRecord) -> InboundMessage:
                              ) from exc
     if not isinstance(raw, dict):
         raise NormalizeError("not a LAPOR! complaint: expected a JSON object")
-    tid = str(m.get(raw, mp.complaint.tracking_id, ""))
+    tid = lapor_id(mp, raw)
     if not TRACKING_ID.match(tid):
         raise NormalizeError(f"LAPOR! complaint without a usable tracking ID at "
                              f"{mp.complaint.tracking_id!r} (check the mapping)")

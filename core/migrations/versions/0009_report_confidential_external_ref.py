@@ -1,5 +1,5 @@
 """a report's confidentiality and its ID in an outside system (LAPOR!); a channel's
-last delivery
+last delivery; one recipient's items in order
 
 Revision ID: 0009
 Revises: 0008
@@ -23,10 +23,12 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_report_external_ref'), ['external_ref'], unique=False)
     with op.batch_alter_table('outbox_item', schema=None) as batch_op:
         batch_op.create_index('ix_outbox_channel_sent', ['channel', 'sent_at'], unique=False)
+        batch_op.create_index('ix_outbox_recipient', ['channel', 'recipient', 'id'], unique=False)
 
 
 def downgrade() -> None:
     with op.batch_alter_table('outbox_item', schema=None) as batch_op:
+        batch_op.drop_index('ix_outbox_recipient')
         batch_op.drop_index('ix_outbox_channel_sent')
     with op.batch_alter_table('report', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_report_external_ref'))

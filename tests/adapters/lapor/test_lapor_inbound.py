@@ -138,12 +138,8 @@ def test_a_complaint_of_another_agency_is_not_listed(lapor_kanal, standin):
     assert {c["query"][agency_param] for c in standin.calls_of("list")} == {AGENCY}
 
 
-NULL_ID_BUG = ("adapters/lapor/inbound.py:102 (and :187): str(None) is 'None', which "
-               "matches TRACKING_ID, so a null tracking ID becomes a report 'None'")
-
-
 @pytest.mark.parametrize("missing", [
-    "", "  ", pytest.param(None, marks=pytest.mark.xfail(strict=True, reason=NULL_ID_BUG))])
+    "", "  ", None, True, {"nested": 1}])
 def test_an_item_without_a_tracking_id_is_quarantined_with_the_reason(
         lapor_kanal, standin, missing):
     kanal = lapor_kanal()
