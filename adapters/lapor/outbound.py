@@ -102,7 +102,7 @@ def forward_body(adapter: LaporAdapter, conn: Connection, report: Any) -> str:
     wrote, where, the public photos, and the reporter only when the deployment says so."""
     from core.models import Message, ReporterIdentity
 
-    mp, c = adapter.mapping, adapter.mapping.complaint
+    c = adapter.mapping.complaint
     message_t, identity_t = Message.__table__, ReporterIdentity.__table__
     first = conn.execute(select(message_t.c.subject, message_t.c.text)
                          .where(message_t.c.report_id == report.id,

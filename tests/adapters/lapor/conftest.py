@@ -5,7 +5,6 @@ mapping, and with every name changed (``ALT_NAMES``) and a mapping file that say
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -49,10 +48,6 @@ def lapor_env(api: FakeLapor, mapping: Path | None = None, **extra: str) -> dict
     if mapping is not None:
         env["KANAL_LAPOR_MAPPING"] = str(mapping)
     return env | extra
-
-
-def follow_up_body(kanal, outbox_row) -> dict:
-    return json.loads(outbox_row.text)
 
 
 @pytest.fixture
