@@ -95,6 +95,8 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
         if router is not None:
             app.include_router(router)
     app.include_router(public.router)
+    from gateway.public_list import router as public_list_router  # /laporan
+    app.include_router(public_list_router)
     app.include_router(rating_page.router)
     app.include_router(webhooks_router)
     staff_pages.install(app)
