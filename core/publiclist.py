@@ -173,9 +173,10 @@ def _item(r, names: dict[str, str], categories: Mapping[str, str],
 
 
 def recent(conn: Connection, f: Filters, page: int = 1, *, categories: Mapping[str, str],
-           size: int = PAGE_SIZE) -> dict[str, Any]:
-    """One page of reports, newest first: ``items``, ``page``, ``has_next``."""
-    size = max(1, min(size, PAGE_SIZE))
+           size: int | None = None) -> dict[str, Any]:
+    """One page of ``size`` (at most PAGE_SIZE) reports, newest first: ``items``,
+    ``page``, ``has_next``."""
+    size = max(1, min(size or PAGE_SIZE, PAGE_SIZE))
     page = max(1, min(page, MAX_PAGE))
     rows = conn.execute(
         select(*_COLUMNS, report_t.c.lat, report_t.c.lon).where(*_where(f))
