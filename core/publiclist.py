@@ -82,9 +82,12 @@ def round_point(lat: float | None, lon: float | None,
 
 def _day(value: str, field: str) -> date:
     try:
-        return date.fromisoformat(value)
+        day = date.fromisoformat(value)
     except ValueError:
         raise FilterError(field, f"{value!r} bukan tanggal (TTTT-BB-HH)") from None
+    if not date(2000, 1, 1) <= day <= date(2999, 12, 31):  # 9999-12-31 + 1 day overflows
+        raise FilterError(field, f"tanggal {value} di luar jangkauan")
+    return day
 
 
 def parse(params: Mapping[str, str], *, areas: Collection[str] | None,
