@@ -63,12 +63,15 @@ def _areas_below(boundaries: Any, within: str) -> tuple[tuple[str, str | None, A
     return tuple(out)
 
 
-def _rings(geometry: Any):
+def _rings(geometry: Any, min_area: float):
+    """The rings worth drawing: the union of kelurahan leaves slivers between neighbours
+    as holes, and a ring smaller than ``min_area`` (square degrees) would be a dot."""
     for polygon in getattr(geometry, "geoms", [geometry]):
         if polygon.geom_type != "Polygon" or polygon.is_empty:
             continue
-        yield polygon.exterior
-        yield from polygon.interiors
+        for ring in (polygon.exterior, *polygon.interiors):
+            if shapely.Polygon(ring).area >= min_area:
+                yield ring
 
 
 def draw(areas: list[tuple[str, str | None, Any]], points: list[dict[str, Any]],
@@ -94,7 +97,7 @@ def draw(areas: list[tuple[str, str | None, Any]], points: list[dict[str, Any]],
             continue
         simple = geometry.simplify(tolerance, preserve_topology=True)
         parts = []
-        for ring in _rings(simple):
+        for ring in _rings(simple, (3 * tolerance) ** 2):
             pts = [xy(lon, lat) for lon, lat in ring.coords]
             kept = [pts[0]] + [p for a, p in zip(pts, pts[1:]) if p != a]
             if len(kept) >= 4:
