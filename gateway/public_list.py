@@ -53,29 +53,32 @@ def _links(path: str, loaded: dict[str, Any], extra: list[tuple[str, str]]) -> d
             "previous": publiclist.page_url(path, f, page - 1, extra) if page > 1 else None}
 
 
+def _page(kanal, params) -> dict[str, Any]:
+    """The page's context without its links; the map is drawn here, off the event loop
+    (the first drawing of an area joins its kelurahan, later ones are cached)."""
+    loaded = _load(kanal, params)
+    if kanal.boundaries is not None:
+        areas = areamap.areas_below(kanal.boundaries, loaded["filters"].area())
+        loaded["map"] = areamap.draw(areas, loaded["points"])
+    return loaded
+
+
 @router.get("/laporan", include_in_schema=False)
 async def list_page(request: Request) -> Response:
     kanal = request.app.state.kanal
     lang = request.query_params.get("lang")
     extra = [("lang", lang)] if lang in LANGUAGES else []
+    context = {"error": None, "typed": request.query_params, "statuses": STATUSES,
+               "map": None}
     try:
-        loaded = await run_in_threadpool(_load, kanal, request.query_params)
+        loaded = await run_in_threadpool(_page, kanal, request.query_params)
     except publiclist.FilterError as exc:
-        empty = publiclist.Filters()
+        choices = _choices(kanal.boundaries) if kanal.boundaries is not None else None
         return kanal.render(request, "laporan.html", {
-            "error": exc, "filters": empty, "typed": request.query_params,
-            "choices": _choices(kanal.boundaries) if kanal.boundaries is not None else None,
-            "statuses": STATUSES, "items": [], "map": None, "links": {"next": None, "previous": None}, "page": 1,
-        }, status_code=400)
-    drawing = None
-    if kanal.boundaries is not None:
-        areas = areamap.areas_below(kanal.boundaries, loaded["filters"].area())
-        drawing = areamap.draw(areas, loaded["points"])
+            **context, "error": exc, "choices": choices, "items": [], "page": 1,
+            "links": {"next": None, "previous": None}}, status_code=400)
     return kanal.render(request, "laporan.html", {
-        "error": None, "filters": loaded["filters"], "typed": request.query_params,
-        "choices": loaded["choices"], "statuses": STATUSES, "items": loaded["items"],
-        "map": drawing, "links": _links("/laporan", loaded, extra), "page": loaded["page"],
-    })
+        **context, **loaded, "links": _links("/laporan", loaded, extra)})
 
 
 @router.get("/api/v1/reports", tags=["public"],
