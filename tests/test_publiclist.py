@@ -179,7 +179,7 @@ BAD = [
     ("kota=31.72&kecamatan=31.71.01", "kecamatan"),
     ("kota=31.72&kelurahan=31.71.01.1001", "kelurahan"),
     ("kelurahan=31.71.01.1001%27--", "kelurahan"), ("category=tidak-ada", "category"),
-    ("status=Bogus", "status"), ("dari=2026-13-01", "dari"), ("sampai=kemarin", "sampai"),
+    ("status=Bogus", "status"), ("status=%00", "status"), ("kota=31.71%00", "kota"), ("dari=2026-13-01", "dari"), ("sampai=kemarin", "sampai"),
     ("sampai=9999-12-31", "sampai"), ("dari=0001-01-01", "dari"),
     ("dari=2026-12-05&sampai=2026-12-01", "sampai"), ("page=0", "page"),
     ("page=abc", "page"), ("page=999999999999999999999", "page"), ("page=-1", "page"),
