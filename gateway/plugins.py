@@ -22,6 +22,7 @@ DEFAULT_PLUGINS = {
     "email": "adapters.email.plugin",
     "walk_in": "adapters.walk_in.plugin",
     "twitter": "adapters.twitter.plugin",
+    "lapor": "adapters.lapor.plugin",
 }
 
 
