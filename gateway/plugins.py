@@ -22,6 +22,7 @@ DEFAULT_PLUGINS = {
     "email": "adapters.email.plugin",
     "walk_in": "adapters.walk_in.plugin",
     "twitter": "adapters.twitter.plugin",
+    "open311": "adapters.open311.plugin",
 }
 
 
