@@ -108,7 +108,7 @@ def one(conn: Connection, compact: str) -> list:
 
 def search(conn: Connection, *, ids: list[str] | None = None, codes: list[str] | None = None,
            start: datetime | None = None, end: datetime | None = None,
-           status: set[str] | None = None, limit: int = LIMIT) -> list:
+           status: set[str] | None = None, limit: int | None = None) -> list:
     """Newest first. ``ids`` wins over every other filter, as the spec says."""
     query = select(report_t).where(report_t.c.confidential.is_(False))
     if ids is not None:
@@ -124,5 +124,5 @@ def search(conn: Connection, *, ids: list[str] | None = None, codes: list[str] |
             query = query.where(report_t.c.status.not_in(sorted(CLOSED)))
         elif status == {"closed"}:
             query = query.where(report_t.c.status.in_(sorted(CLOSED)))
-    query = query.order_by(report_t.c.created_at.desc(), report_t.c.id.desc()).limit(limit)
+    query = query.order_by(report_t.c.created_at.desc(), report_t.c.id.desc()).limit(limit or LIMIT)
     return conn.execute(query).all()
