@@ -50,8 +50,9 @@ class Open311Adapter(Adapter):
                 import httpx
 
                 self.http_client = httpx.Client(timeout=20.0)
+        limit = self.runtime.settings.max_photo_bytes  # type: ignore[attr-defined]
         return remote.fetch(self.http_client, ref.url, allowlist=self.settings.hosts,
-                            max_bytes=self.runtime.settings.max_photo_bytes)  # type: ignore[attr-defined]
+                            max_bytes=limit)
 
     def normalize(self, item: InboxRecord) -> InboundMessage:
         wrapped = read_payload(Open311Inbox, item, "Open311 inbox")
