@@ -264,3 +264,15 @@ def test_unknown_request_is_404(api, fmt):
     errors(api.get(f"/open311/v2/requests/bukan-nomor.{fmt}"), fmt, 404)
 
 
+
+
+def test_fetch_media_refuses_a_host_off_the_list(open311_kanal):
+    from core.canonical import MediaRef
+    from core.remote import MediaRefused
+    from tests.open311.conftest import ENV
+
+    kanal = open311_kanal(env={**ENV, "KANAL_OPEN311_MEDIA_HOSTS": "media.example.go.id"})
+    adapter = kanal.adapters["open311"]
+    for url in ("https://169.254.169.254/latest", "http://media.example.go.id/a.jpg"):
+        with pytest.raises(MediaRefused):
+            adapter.fetch_media(MediaRef(url))
