@@ -21,7 +21,7 @@ class BodyLimitMiddleware:
                 except ValueError:
                     too_big = False
                 if too_big:
-                    return await self._refuse(send)
+                    return await self._refuse(scope, send)
         seen = 0
         started = False
 
@@ -44,12 +44,17 @@ class BodyLimitMiddleware:
             await self.app(scope, limited_receive, tracking_send)
         except _TooLarge:
             if not started:
-                await self._refuse(send)
+                await self._refuse(scope, send)
 
-    async def _refuse(self, send):
-        response = JSONResponse(status_code=413, content={
-            "error": "body_too_large",
-            "reason": f"request body is larger than {self.max_bytes} bytes"})
+    async def _refuse(self, scope, send):
+        reason = f"request body is larger than {self.max_bytes} bytes"
+        if scope.get("path", "").startswith("/open311/"):
+            from gateway.errors import open311_error
+
+            response = open311_error(scope["path"], 413, reason)
+        else:
+            response = JSONResponse(status_code=413, content={
+                "error": "body_too_large", "reason": reason})
         await response({"type": "http"}, None, send)
 
 

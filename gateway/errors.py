@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from core.errors import ApiError
 
 API_PREFIXES = ("/api/", "/webhooks/", "/open311/", "/staff/api/")
+OPEN311 = "/open311/"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 
 
@@ -45,7 +46,10 @@ def wants_html(request: Request) -> bool:
 
 def error_response(request: Request, status_code: int, error: str, reason: str, *,
                    headers: dict[str, str] | None = None) -> Response:
-    """The error page (Bahasa Indonesia, an English line below) or the JSON error."""
+    """The error page (Bahasa Indonesia, an English line below) or the JSON error; under
+    /open311/ the Open311 error, in the format of the path's extension."""
+    if request.url.path.startswith(OPEN311):
+        return open311_error(request.url.path, status_code, reason, headers)
     if not wants_html(request):
         return JSONResponse(status_code=status_code, headers=headers,
                             content={"error": error, "reason": reason})
@@ -60,6 +64,15 @@ def error_response(request: Request, status_code: int, error: str, reason: str, 
     return response
 
 
+def open311_error(path: str, status_code: int, reason: str,
+                  headers: dict[str, str] | None = None) -> Response:
+    """``[{"code", "description"}]`` or ``<errors>``; 422 is the spec's 400."""
+    from adapters.open311.wire import error_answer, format_of
+
+    status = 400 if status_code == 422 else status_code
+    return error_answer(format_of(path), status, reason, headers)
+
+
 def install(app: FastAPI) -> None:
     """The front door and the handlers that turn errors into pages or JSON."""
 
@@ -70,6 +83,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(ApiError)
     async def _api_error(request: Request, exc: ApiError):
+        if request.url.path.startswith(OPEN311):
+            return error_response(request, exc.status_code, exc.error, exc.reason,
+                                  headers=exc.headers or None)
         if not wants_html(request):
             return exc.response()
         retry = exc.extra.get("retry_after")

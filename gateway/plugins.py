@@ -23,6 +23,7 @@ DEFAULT_PLUGINS = {
     "walk_in": "adapters.walk_in.plugin",
     "twitter": "adapters.twitter.plugin",
     "lapor": "adapters.lapor.plugin",
+    "open311": "adapters.open311.plugin",
 }
 
 

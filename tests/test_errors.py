@@ -52,12 +52,20 @@ def test_unknown_path_is_json_for_an_api_client(client, accept):
 
 @pytest.mark.parametrize(("path", "status"), [
     ("/api/v1/tidak-ada", 404), ("/api/v1/reports/JK7Q-M4XA-9", 404),
-    ("/webhooks/tidak-ada", 404), ("/open311/v2/services.json", 404),
+    ("/webhooks/tidak-ada", 404),
     ("/staff/api/cases", 401), ("/staff/api/tidak-ada", 404)])
 def test_api_paths_answer_json_even_to_a_browser(client, path, status):
     r = client.get(path, headers={"Accept": BROWSER})
     assert r.status_code == status
     assert set(r.json()) >= {"error", "reason"}
+
+
+@pytest.mark.parametrize("path", ["/open311/v2/tidak-ada.json", "/open311/v2/services.json"])
+def test_open311_paths_answer_open311_errors_even_to_a_browser(client, path):
+    """An unknown path, or the channel missing from this configuration (503)."""
+    r = client.get(path, headers={"Accept": BROWSER})
+    assert r.status_code in (404, 503)
+    assert r.json() == [{"code": r.status_code, "description": r.json()[0]["description"]}]
 
 
 def test_method_not_allowed_keeps_its_allow_header(client):

@@ -1,13 +1,10 @@
 from __future__ import annotations
 
-import hmac
-import re
 from pathlib import Path
 
 from pydantic import AnyHttpUrl, BaseModel, ConfigDict, field_validator, model_validator
 
-
-CLIENT_NAME = re.compile(r"[A-Za-z0-9._-]{1,32}")
+from core.apikeys import CLIENT_NAME, check_names, client_for, parse_keys  # noqa: F401
 
 
 class JakiSettings(BaseModel):
@@ -37,30 +34,10 @@ class JakiSettings(BaseModel):
         keys = parse_keys(value)
         if not keys:
             raise ValueError("no API key given")
-        for client in keys:
-            # the client's name starts every inbox key ("android:<external_id>")
-            if not CLIENT_NAME.fullmatch(client):
-                raise ValueError(f"client name {client!r}: use letters, digits, '.', '_' "
-                                 "or '-'")
+        # the client's name starts every inbox key ("android:<external_id>")
+        check_names(keys)
         return value
 
     def client_for(self, presented: str) -> str | None:
         """The client application owning ``presented``, compared in constant time."""
-        found = None
-        for client, key in parse_keys(self.api_keys).items():
-            if hmac.compare_digest(key.encode(), presented.encode()):
-                found = client
-        return found
-
-
-def parse_keys(value: str) -> dict[str, str]:
-    keys: dict[str, str] = {}
-    for i, part in enumerate(p.strip() for p in (value or "").split(",")):
-        if not part:
-            continue
-        client, sep, key = part.partition("=")
-        if not sep:
-            client, key = ("default" if i == 0 else f"client{i}"), part
-        if key.strip():
-            keys[client.strip()] = key.strip()
-    return keys
+        return client_for(self.api_keys, presented)
