@@ -179,15 +179,16 @@ def trend(conn: Connection, q: Query, *, labels: Mapping[str, str] | None = None
     bucket. ``labels`` names categories and channels; areas are named from the units."""
     buckets = bucket_labels(q)
     label = bucket_of(conn, q.bucket).label("bucket")
-    key = (GROUP_COLUMN[q.group] if q.group != "none" else _const("all")).label("key")
-    rows = conn.execute(select(label, key, func.count().label("n"))
+    keys = [GROUP_COLUMN[q.group].label("key")] if q.group != "none" else []
+    rows = conn.execute(select(label, *keys, func.count().label("n"))
                         .where(*_where(q.since, q.until, q.filters()))
-                        .group_by(label, key)).all()
+                        .group_by(label, *keys)).all()
     index = {b: i for i, b in enumerate(buckets)}
     by_key: dict[str | None, list[int]] = {}
     for r in rows:
         if r.bucket in index:
-            by_key.setdefault(r.key, [0] * len(buckets))[index[r.bucket]] += r.n
+            key = r.key if keys else "all"
+            by_key.setdefault(key, [0] * len(buckets))[index[r.bucket]] += r.n
     names = dict(labels or {})
     if q.group in ("kota", "kecamatan"):
         names.update(area_names(conn, [k for k in by_key if k]))
@@ -290,8 +291,10 @@ def parse_query(params: Mapping[str, str], now: datetime) -> Query:
         if bucket == "month":
             y, m = divmod(until.year * 12 + until.month - 1 - (span - 1), 12)
             since = date(y, m + 1, 1)
+        elif bucket == "week":  # from the Monday of the first of the weeks
+            since = until - timedelta(days=until.weekday() + 7 * (span - 1))
         else:
-            since = until - timedelta(days=span * (7 if bucket == "week" else 1) - 1)
+            since = until - timedelta(days=span - 1)
     if since > until:
         raise ApiError(422, "invalid_field", "since is after until", field="since")
     q = Query(since, until, bucket, group, **_filters(params))
