@@ -10,7 +10,7 @@ import csv
 import io
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from markupsafe import Markup
@@ -194,6 +194,8 @@ async def trends_api(request: Request, since: str | None = None, until: str | No
             summary="Reports per calendar month across years")
 async def seasonal_api(request: Request, category: str = "banjir",
                        kota: str | None = None, channel: str | None = None,
+                       first: str | None = Query(None, alias="from"),
+                       last: str | None = Query(None, alias="to"),
                        account: Staff = auth.require_token(*ROLES)) -> JSONResponse:
     """Per year from `from` to `to` (default the last three years), the reports of each
     calendar month (WIB), and the monthly average over those years. `category` defaults

@@ -153,3 +153,14 @@ def test_bad_parameters_get_a_reason_never_a_500(staff_client, token, query):
         r = staff_client.get(url, headers=token("super1"))
         assert r.status_code == 422, url
         assert r.json()["error"] in ("invalid_field", "range_too_long") and r.json()["reason"]
+
+
+def test_the_api_is_in_the_openapi_schema(staff_client):
+    paths = staff_client.get("/openapi.json").json()["paths"]
+    for path in ("/staff/api/trends", "/staff/api/trends/seasonal"):
+        get = paths[path]["get"]
+        assert get["tags"] == ["officers"] and get["security"] == [{"staffToken": []}]
+        assert {"401", "403", "422"} <= set(get["responses"])
+    names = {p["name"] for p in paths["/staff/api/trends/seasonal"]["get"]["parameters"]}
+    assert {"category", "from", "to"} <= names
+    assert "/staff/trends" not in paths
