@@ -319,7 +319,6 @@ def parse_seasonal(params: Mapping[str, str], now: datetime) -> dict[str, Any]:
     if first > last or last - first + 1 > MAX_YEARS:
         raise ApiError(422, "invalid_field", f"from..to is 1 to {MAX_YEARS} years, "
                        "from first", field="from")
+    # no category parameter: banjir; an empty one: every category
     filters = _filters({"category": "banjir", **dict(params)})
-    if "category" in params and not (params.get("category") or "").strip():
-        filters["category"] = None  # every category
     return {"first_year": first, "last_year": last, **filters}

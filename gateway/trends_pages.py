@@ -21,6 +21,7 @@ from core.errors import ApiError
 from core.staff import Staff
 from gateway import auth
 from gateway.officers_api import TOKEN_ERRORS
+from gateway.pages import pick_language
 from gateway.staff_pages import NO_STORE, page
 
 router = APIRouter()
@@ -64,29 +65,45 @@ async def load_seasonal(request: Request) -> trends.Seasonal:
     return await run_in_threadpool(load)
 
 
-def trend_svg(t: trends.Trend) -> str:
+def _same(text: str, **kw: Any) -> str:
+    return text % kw if kw else text
+
+
+def trend_svg(t: trends.Trend, _=_same) -> str:
+    """The trend's chart; ``_`` translates its texts (the page's language)."""
     q = t.query
     kind = "bar" if len(t.buckets) <= 2 else "line"
     where = ", ".join(f"{k} {v}" for k, v in q.filters().items())
+    desc = _("%(n)s laporan dalam %(periods)s periode (WIB)", n=sum(t.totals),
+             periods=len(t.buckets))
+    if where:
+        desc += "; " + _("saringan: %(filters)s", filters=where)
     return chart(t.buckets, [Line(s.label, s.counts, kind) for s in t.series],
-                 chart_id="trend-chart", y_label="laporan",
-                 title=f"Laporan per {BUCKET_NAMES[q.bucket]} menurut "
-                       f"{GROUP_NAMES[q.group]}, {q.since} s.d. {q.until}",
-                 desc=f"{sum(t.totals)} laporan dalam {len(t.buckets)} periode (WIB)"
-                      + (f"; saringan: {where}" if where else "") + ". "
-                      + "; ".join(f"{s.label}: {s.total}" for s in t.series))
+                 chart_id="trend-chart", y_label=_("laporan"),
+                 title=_("Laporan per %(bucket)s menurut %(group)s, %(since)s s.d. %(until)s",
+                         bucket=_(BUCKET_NAMES[q.bucket]), group=_(GROUP_NAMES[q.group]),
+                         since=q.since, until=q.until),
+                 desc=desc + ". " + "; ".join(f"{s.label}: {s.total}" for s in t.series))
 
 
-def seasonal_svg(s: trends.Seasonal, category_names: dict[str, str]) -> str:
-    name = category_names.get(s.category, s.category) if s.category else "semua kategori"
-    average = s.average
+def seasonal_svg(s: trends.Seasonal, category_names: dict[str, str], _=_same) -> str:
+    """The seasonal chart: the monthly average as bars, each year as a line."""
+    name = category_names.get(s.category, s.category) if s.category else _("semua kategori")
+    average, months = s.average, [_(m) for m in MONTHS]
     peak = sorted(range(12), key=lambda m: -average[m])[:3]
-    lines = [Line("Rata-rata per bulan", average, "bar")]
+    lines = [Line(_("Rata-rata per bulan"), average, "bar")]
     lines += [Line(str(y), s.counts[y]) for y in s.years]
-    return chart(MONTHS, lines, chart_id="seasonal-chart", y_label="laporan",
-                 title=f"Laporan {name} per bulan, {s.years[0]}–{s.years[-1]}",
-                 desc="Batang: rata-rata per bulan kalender; garis: tiap tahun. Bulan "
-                      "tertinggi: " + ", ".join(f"{MONTHS[m]} ({average[m]:g})" for m in peak))
+    return chart(months, lines, chart_id="seasonal-chart", y_label=_("laporan"),
+                 title=_("Laporan %(category)s per bulan, %(first)s–%(last)s", category=name,
+                         first=s.years[0], last=s.years[-1]),
+                 desc=_("Batang: rata-rata per bulan kalender; garis: tiap tahun. Bulan "
+                        "tertinggi: %(months)s", months=", ".join(
+                            f"{months[m]} ({average[m]:g})" for m in peak)))
+
+
+def _gettext(request: Request):
+    kanal = request.app.state.kanal
+    return kanal.pages.gettext(pick_language(request))
 
 
 # -- CSV ---------------------------------------------------------------------------
@@ -143,7 +160,7 @@ async def trends_page(request: Request, account: Staff = auth.require(*ROLES)) -
         return _render(request, "trend", {}, exc)
     if request.query_params.get("format") == "csv":
         return trend_csv(t)
-    return _render(request, "trend", {"trend": t, "svg": Markup(trend_svg(t))}, None)
+    return _render(request, "trend", {"trend": t, "svg": Markup(trend_svg(t, _gettext(request)))}, None)
 
 
 @router.get("/staff/trends.csv", include_in_schema=False)
@@ -163,7 +180,7 @@ async def seasonal_page(request: Request, account: Staff = auth.require(*ROLES))
         return seasonal_csv(s)
     names = request.app.state.kanal.category_names
     return _render(request, "seasonal", {"seasonal": s,
-                                         "svg": Markup(seasonal_svg(s, names))}, None)
+                                         "svg": Markup(seasonal_svg(s, names, _gettext(request)))}, None)
 
 
 @router.get("/staff/trends/seasonal.csv", include_in_schema=False)
@@ -195,7 +212,7 @@ async def trends_api(request: Request, since: str | None = None, until: str | No
 async def seasonal_api(request: Request, category: str = "banjir",
                        kota: str | None = None, channel: str | None = None,
                        first: str | None = Query(None, alias="from"),
-                       last: str | None = Query(None, alias="to"),
+                       last: str | None = Query(None, alias="to"),  # for the schema
                        account: Staff = auth.require_token(*ROLES)) -> JSONResponse:
     """Per year from `from` to `to` (default the last three years), the reports of each
     calendar month (WIB), and the monthly average over those years. `category` defaults

@@ -87,6 +87,10 @@ def test_the_seasonal_page_csv_and_api(staff_client, staff_kanal, token):
     high = sorted(range(12), key=lambda m: -float(bars[m].get("data-value")))[:5]
     assert {m + 1 for m in high} == set(RAINY)
     assert '<option value="banjir" selected>' in r.text
+    english = staff_client.get("/staff/trends/seasonal?from=2023&to=2025&lang=en")
+    legend = svg_of(english.text).findall(f".//{SVG}g[@class='legend']/{SVG}text")
+    assert legend[0].text == "Monthly average" and ">May</text>" in english.text
+    assert "<th scope=\"row\">Dec</th>" in english.text
     c = staff_client.get("/staff/trends/seasonal.csv?from=2023&to=2025")
     rows = list(csv.reader(io.StringIO(c.content.decode("utf-8"))))
     assert rows[0] == ["month", "2023", "2024", "2025", "average"] and len(rows) == 13
