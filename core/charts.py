@@ -17,7 +17,7 @@ from typing import Sequence
 # Okabe-Ito: told apart with the common kinds of colour blindness
 PALETTE = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442",
            "#000000")
-LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 56
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 36
 LEGEND_ROW = 20
 
 

@@ -160,7 +160,8 @@ async def trends_page(request: Request, account: Staff = auth.require(*ROLES)) -
         return _render(request, "trend", {}, exc)
     if request.query_params.get("format") == "csv":
         return trend_csv(t)
-    return _render(request, "trend", {"trend": t, "svg": Markup(trend_svg(t, _gettext(request)))}, None)
+    svg = Markup(trend_svg(t, _gettext(request)))  # every text in it is escaped
+    return _render(request, "trend", {"trend": t, "svg": svg}, None)
 
 
 @router.get("/staff/trends.csv", include_in_schema=False)
@@ -179,8 +180,8 @@ async def seasonal_page(request: Request, account: Staff = auth.require(*ROLES))
     if request.query_params.get("format") == "csv":
         return seasonal_csv(s)
     names = request.app.state.kanal.category_names
-    return _render(request, "seasonal", {"seasonal": s,
-                                         "svg": Markup(seasonal_svg(s, names, _gettext(request)))}, None)
+    svg = Markup(seasonal_svg(s, names, _gettext(request)))
+    return _render(request, "seasonal", {"seasonal": s, "svg": svg}, None)
 
 
 @router.get("/staff/trends/seasonal.csv", include_in_schema=False)
