@@ -13,7 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from core.dbguard import is_outage, outage_reason
 from core.settings import KanalSettings
 from gateway import (apidocs, errors as error_pages, health, metrics, public, rating_page,
-                     staff_pages)
+                     staff_pages, trends_pages)
 from gateway.bodylimit import BodyLimitMiddleware
 from gateway.pages import HERE
 from gateway.runtime import Kanal
@@ -100,6 +100,7 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
     app.include_router(rating_page.router)
     app.include_router(webhooks_router)
     staff_pages.install(app)
+    app.include_router(trends_pages.router)  # /staff/trends, /staff/api/trends
     apidocs.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
