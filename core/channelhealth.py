@@ -69,32 +69,31 @@ DELIBERATE = ("disabled_in_file", "disabled_by_operator", "missing_secret", "not
 _COMPOUND_LIMIT = 400  # SQLite refuses a UNION of more than 500 SELECTs
 
 
-def _last_rows(conn: Connection, channels: list[str]) -> dict[str, datetime]:
-    """The newest inbox row per channel: one statement of per-channel subqueries, each
-    answered from the (channel, ingested_at) index without reading the channel's rows."""
+def _newest(conn: Connection, channels: list[str], column) -> dict[str, datetime]:
+    """The newest ``column`` (a time) per channel: one statement of per-channel
+    subqueries, each answered from a (channel, time) index without reading the channel's
+    rows."""
+    table = column.table
     out: dict[str, datetime] = {}
     for start in range(0, len(channels), _COMPOUND_LIMIT):
         parts = [select(literal(c).label("channel"),
-                        select(func.max(inbox_t.c.ingested_at))
-                        .where(inbox_t.c.channel == c).scalar_subquery().label("at"))
+                        select(func.max(column))
+                        .where(table.c.channel == c).scalar_subquery().label("at"))
                  for c in channels[start:start + _COMPOUND_LIMIT]]
         stmt = parts[0] if len(parts) == 1 else union_all(*parts)
         out.update((c, as_utc(at)) for c, at in conn.execute(stmt) if at is not None)
     return out
+
+
+def _last_rows(conn: Connection, channels: list[str]) -> dict[str, datetime]:
+    """The newest inbox row per channel (``inbox_item (channel, ingested_at)``)."""
+    return _newest(conn, channels, inbox_t.c.ingested_at)
 
 
 def _last_sent(conn: Connection, channels: list[str]) -> dict[str, datetime]:
-    """The newest delivery per channel (the other direction of the last successful poll
-    or webhook), from the (channel, sent_at) index like ``_last_rows``."""
-    out: dict[str, datetime] = {}
-    for start in range(0, len(channels), _COMPOUND_LIMIT):
-        parts = [select(literal(c).label("channel"),
-                        select(func.max(outbox_t.c.sent_at))
-                        .where(outbox_t.c.channel == c).scalar_subquery().label("at"))
-                 for c in channels[start:start + _COMPOUND_LIMIT]]
-        stmt = parts[0] if len(parts) == 1 else union_all(*parts)
-        out.update((c, as_utc(at)) for c, at in conn.execute(stmt) if at is not None)
-    return out
+    """The newest delivery per channel (``outbox_item (channel, sent_at)``): the other
+    direction of the last successful poll or webhook."""
+    return _newest(conn, channels, outbox_t.c.sent_at)
 
 
 def _window_counts(conn: Connection, channels: list[str], now: datetime
