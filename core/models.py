@@ -86,12 +86,11 @@ class Report(SQLModel, table=True):
         Index("ix_report_escalated_due", "escalated_unit_id", "sla_due_at"),
         # the escalation job: running clocks by deadline
         Index("ix_report_clock_due", "sla_clock", "sla_due_at"),
-        # unit performance (core.performance): the times a period is read by
+        # unit performance (core.performance): the times a period is read by; readers
+        # by date (lists, trends)
         Index("ix_report_created", "created_at"),
-        Index("ix_report_resolved", "resolved_at"),
-        Index("ix_report_first_response", "first_response_at"),
-        Index("ix_report_rated", "rated_at"),
         Index("ix_report_closed", "closed_at"),
+        Index("ix_report_rated", "rated_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     tracking_id: str = Field(max_length=16, unique=True)
@@ -186,8 +185,10 @@ class CaseEvent(SQLModel, table=True):
 
     __tablename__ = "case_event"
     __table_args__ = (Index("ix_case_event_report", "report_id", "id"),
-                      # arrivals at a unit in a period (core.performance)
-                      Index("ix_case_event_time", "created_at"))
+                      # a case's arrivals at units, read from the index alone
+                      # (core.performance)
+                      Index("ix_case_event_holder", "report_id", "kind", "unit_id",
+                            "created_at"))
     id: Optional[int] = Field(default=None, primary_key=True)
     report_id: int = Field(foreign_key="report.id")
     kind: str = Field(max_length=32)
@@ -408,7 +409,6 @@ class SlaBreach(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("report_id", "clock", "due_at", name="uq_sla_breach_deadline"),
         Index("ix_sla_breach_unit", "unit_id", "due_at"),
-        Index("ix_sla_breach_due", "due_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     report_id: int = Field(foreign_key="report.id")

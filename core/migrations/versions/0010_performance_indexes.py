@@ -1,5 +1,5 @@
 """indexes for the unit performance figures (core.performance): the report times a
-period is read by, case events by time, missed deadlines by time
+period is read by (closed, rated; created for readers by date), a case's arrival events
 
 Revision ID: 0010
 Revises: 0009
@@ -13,9 +13,9 @@ down_revision = '0009'
 branch_labels = None
 depends_on = None
 
-REPORT = (('ix_report_created', 'created_at'), ('ix_report_resolved', 'resolved_at'),
-          ('ix_report_first_response', 'first_response_at'), ('ix_report_rated', 'rated_at'),
-          ('ix_report_closed', 'closed_at'))
+REPORT = (('ix_report_created', 'created_at'), ('ix_report_closed', 'closed_at'),
+          ('ix_report_rated', 'rated_at'))
+HOLDER = ['report_id', 'kind', 'unit_id', 'created_at']
 
 
 def upgrade() -> None:
@@ -23,16 +23,12 @@ def upgrade() -> None:
         for name, column in REPORT:
             batch_op.create_index(name, [column], unique=False)
     with op.batch_alter_table('case_event', schema=None) as batch_op:
-        batch_op.create_index('ix_case_event_time', ['created_at'], unique=False)
-    with op.batch_alter_table('sla_breach', schema=None) as batch_op:
-        batch_op.create_index('ix_sla_breach_due', ['due_at'], unique=False)
+        batch_op.create_index('ix_case_event_holder', HOLDER, unique=False)
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('sla_breach', schema=None) as batch_op:
-        batch_op.drop_index('ix_sla_breach_due')
     with op.batch_alter_table('case_event', schema=None) as batch_op:
-        batch_op.drop_index('ix_case_event_time')
+        batch_op.drop_index('ix_case_event_holder')
     with op.batch_alter_table('report', schema=None) as batch_op:
         for name, _ in reversed(REPORT):
             batch_op.drop_index(name)
