@@ -34,6 +34,7 @@ from sqlalchemy import text  # noqa: E402
 
 from core import performance, period  # noqa: E402
 from core.db import make_engine, upgrade  # noqa: E402
+from core.dbguard import DbLimits  # noqa: E402
 from core.settings import KanalSettings  # noqa: E402
 from core.units import sync_units  # noqa: E402
 
@@ -62,12 +63,11 @@ def n(v) -> str:
 class Case:
     """One report's path, cut at NOW: its events, breaches and final columns."""
 
-    def __init__(self, rid: int, rnd: random.Random, kel: str, dinas: list[str],
-                 sudin: dict):
+    def __init__(self, rid: int, created: float, rnd: random.Random, kel: str,
+                 dinas: list[str], sudin: dict):
         self.rid, self.rnd = rid, rnd
         self.events: list[tuple] = []
         self.breaches: list[tuple] = []
-        created = NOW - SPAN * rnd.random()
         self.row = {"created": created, "kel": kel, "cat": rnd.choice(CATEGORIES),
                     "status": "Menunggu", "unit": f"kelurahan-{kel}", "clock": "first_response",
                     "due": created + 24 * H, "res_due": None, "first": None, "resolved": None,
@@ -177,7 +177,9 @@ def fill(url: str, schema: str, count: int, seed: int, say) -> dict:
         for first in range(1, count + 1, chunk):
             reports, events, breaches = [], [], []
             for rid in range(first, min(first + chunk, count + 1)):
-                c = Case(rid, rnd, rnd.choice(kels), dinas, sudin)
+                # ids in the order of time, as reports arrive
+                created = NOW - SPAN + SPAN * (rid - rnd.random()) / count
+                c = Case(rid, created, rnd, rnd.choice(kels), dinas, sudin)
                 reports.append(c.report_line())
                 for kind, status, old, unit, at in c.events:
                     eid += 1
@@ -289,7 +291,7 @@ def main() -> int:
         upgrade(url)
         settings = KanalSettings(_env_file=None, database_url=url, boundaries=shared_geojson(),
                                  data_dir=Path("/tmp") / schema, scheduler=False)
-        engine = make_engine(url)
+        engine = make_engine(url, limits=DbLimits(statement=120))
         sync_units(engine, settings)
         if not args.schema:
             say(f"filling {args.count:,} reports into {schema} ...")

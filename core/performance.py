@@ -126,17 +126,18 @@ def _holders(conn: Connection, kind: str, rel, start: datetime, end: datetime):
     units = select(unit_t.c.id).where(unit_t.c.kind == kind)
     came = func.max(case((_within(e.created_at, start, end), 1), else_=0)).label("came")
     if conn.dialect.name == "postgresql":
-        per_case = (select(e.unit_id.label("unit_id"), came)
+        per_case = (select(e.unit_id.label("unit_id"), e.created_at.label("at"))
                     .where(e.report_id == rel.c.id, e.kind.in_(ARRIVALS),
-                           e.created_at < end)
-                    .group_by(e.unit_id).lateral("arrived"))
+                           e.created_at < end).lateral("arrived"))
         # a case only ever moves away from its area units: one a dinas, biro or suku
         # dinas ever held is with one now (core.cases), so the others need no look
         moved = select(unit_t.c.id).where(unit_t.c.kind.not_in(tuple(AREA_CODES)))
-        return (select(rel.c.id.label("report_id"), per_case.c.unit_id, per_case.c.came)
+        at = per_case.c.at
+        return (select(rel.c.id.label("report_id"), per_case.c.unit_id,
+                       func.max(case((_within(at, start, end), 1), else_=0)).label("came"))
                 .select_from(rel.join(per_case, true()))
                 .where(rel.c.unit_id.in_(moved), per_case.c.unit_id.in_(units))
-                .subquery("held"))
+                .group_by(rel.c.id, per_case.c.unit_id).subquery("held"))
     return (select(e.report_id.label("report_id"), e.unit_id.label("unit_id"), came)
             .join(rel, rel.c.id == e.report_id)
             .where(e.kind.in_(ARRIVALS), e.created_at < end, e.unit_id.in_(units))
