@@ -12,7 +12,7 @@ from sqlalchemy import (
 )
 
 from core.cases import RULES, SELESAI, VERIFIKASI
-from core.models import CaseEvent, Report, SlaBreach, Unit, as_utc
+from core.models import CaseEvent, Report, SlaBreach, Unit
 from core.period import Period
 from core.units import KINDS, list_units
 
