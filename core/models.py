@@ -86,6 +86,11 @@ class Report(SQLModel, table=True):
         Index("ix_report_escalated_due", "escalated_unit_id", "sla_due_at"),
         # the escalation job: running clocks by deadline
         Index("ix_report_clock_due", "sla_clock", "sla_due_at"),
+        # unit performance (core.performance): the times a period is read by; readers
+        # by date (lists, trends)
+        Index("ix_report_created", "created_at"),
+        Index("ix_report_closed", "closed_at"),
+        Index("ix_report_rated", "rated_at"),
     )
     id: Optional[int] = Field(default=None, primary_key=True)
     tracking_id: str = Field(max_length=16, unique=True)
@@ -179,7 +184,11 @@ class CaseEvent(SQLModel, table=True):
     """The case history of a report; ``public`` events appear on the tracking page."""
 
     __tablename__ = "case_event"
-    __table_args__ = (Index("ix_case_event_report", "report_id", "id"),)
+    __table_args__ = (Index("ix_case_event_report", "report_id", "id"),
+                      # a case's arrivals at units, read from the index alone
+                      # (core.performance)
+                      Index("ix_case_event_holder", "report_id", "kind", "unit_id",
+                            "created_at"))
     id: Optional[int] = Field(default=None, primary_key=True)
     report_id: int = Field(foreign_key="report.id")
     kind: str = Field(max_length=32)

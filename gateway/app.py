@@ -15,6 +15,7 @@ from core.settings import KanalSettings
 from gateway import (apidocs, errors as error_pages, health, metrics, public, rating_page,
                      staff_pages, trends_pages)
 from gateway.bodylimit import BodyLimitMiddleware
+from gateway.console_performance import router as performance_router
 from gateway.pages import HERE
 from gateway.runtime import Kanal
 from gateway.webhooks import router as webhooks_router
@@ -101,6 +102,7 @@ def create_app(settings: KanalSettings | None = None, *, kanal: Kanal | None = N
     app.include_router(webhooks_router)
     staff_pages.install(app)
     app.include_router(trends_pages.router)  # /staff/trends, /staff/api/trends
+    app.include_router(performance_router)  # /staff/performance, /staff/api/performance
     apidocs.install(app)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
     return app
