@@ -4,8 +4,8 @@ the page of reports and the points of the map, as plain dicts with no personal d
 What leaves this module: tracking ID, category, status, area codes and names, the unit
 that holds the report, the time it came in, and its point snapped to a grid
 (``round_point``). Never the message text, the reporter, the typed address or a handle;
-never a confidential report. The query orders by ``created_at`` (newest first): at volume
-it wants an index on ``report (created_at, id)``, which the schema does not have yet.
+never a confidential report. The query orders by ``created_at`` (newest first), from the
+``ix_report_created`` index (migration 0010).
 """
 
 from __future__ import annotations
