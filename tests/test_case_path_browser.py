@@ -204,7 +204,7 @@ def test_officers_drive_two_reports_to_a_rated_resolution(kanal, browser, twilio
         public = browser.new_context(java_script_enabled=False, base_url=site).new_page()
         public.goto(f"/lacak/{tracking.display(first)}")
         assert public.locator("#status").inner_text() == "Selesai"
-        assert public.locator("#rating").inner_text() == "5/5"
+        assert public.locator("#rating").inner_text().startswith("5/5 · ")  # and its date
         proof_img = public.locator("ul.proof img")
         assert proof_img.count() == 1
         served = httpx.get(site + proof_img.first.get_attribute("src"))
