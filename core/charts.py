@@ -115,7 +115,7 @@ def chart(x_labels: Sequence[str], series: Sequence[Line], *, title: str, desc: 
                            f'data-value="{_num(v)}"><title>{name}, '
                            f'{escape(x_labels[i])}: {_num(v)}</title></circle>')
         out.append('</g>')
-    out.append(f'<g class="legend" font-size="12" fill="#222">')
+    out.append('<g class="legend" font-size="12" fill="#222">')
     for k, s in enumerate(series):
         lx = LEFT + (k % 3) * (plot_w / 3)
         ly = height - legend_h + LEGEND_ROW * (k // 3) + 4
