@@ -1,6 +1,6 @@
 """What the GET endpoints show: kanal's categories as services, and reports as service
-requests without personal data (no text, no typed address, no reporter, points rounded
-to 3 decimals, confidential reports left out)."""
+requests without personal data (no text, no typed address, no reporter, points snapped
+to the public grid, confidential reports left out)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from core import tracking
 from core.cases import CLOSED
 from core.models import Attachment, Report
 from core.photos import PUBLIC_TYPES
+from core.publiclist import round_point
 from core.reports import unit_names, wib
 
 report_t = Report.__table__
@@ -39,8 +40,10 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value
 
 
-def _round(value: float | None) -> float | None:
-    return None if value is None else round(value, 3)
+def _point(row) -> tuple[float | None, float | None]:
+    """The report's point snapped to the public grid, as /laporan shows it
+    (``core.publiclist.round_point``): one rounding for every public answer."""
+    return round_point(row.lat, row.lon) or (None, None)
 
 
 def _photos(conn: Connection, ids: list[int]) -> dict[int, int]:
@@ -92,8 +95,8 @@ def service_requests(conn: Connection, rows: list, *, categories: dict[str, str]
             "address": _address(r, areas),
             "address_id": None,
             "zipcode": None,
-            "lat": _round(r.lat),
-            "long": _round(r.lon),
+            "lat": _point(r)[0],
+            "long": _point(r)[1],
             "media_url": (f"{base_url}/api/v1/reports/{r.tracking_id}/photos/{photo}"
                           if photo is not None else None),
         })
