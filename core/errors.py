@@ -22,3 +22,9 @@ class ApiError(Exception):
                             content={"error": self.error, "reason": self.reason,
                                      **{k: v for k, v in self.extra.items()
                                         if k != "retry_after"}})
+
+
+class BodyTooLarge(Exception):
+    """Raised while a handler reads a request body past the size limit (the gateway's
+    body limit answers 413); a handler that catches errors of reading a body lets this
+    one through."""

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from fastapi.responses import JSONResponse
 
+from core.errors import BodyTooLarge
+
 
 class BodyLimitMiddleware:
     """Refuses request bodies over ``max_bytes`` with 413, counted as they stream in."""
@@ -31,7 +33,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge()
+                    raise BodyTooLarge()
             return message
 
         async def tracking_send(message):
@@ -42,7 +44,7 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, limited_receive, tracking_send)
-        except _TooLarge:
+        except BodyTooLarge:
             if not started:
                 await self._refuse(scope, send)
 
@@ -56,7 +58,3 @@ class BodyLimitMiddleware:
             response = JSONResponse(status_code=413, content={
                 "error": "body_too_large", "reason": reason})
         await response({"type": "http"}, None, send)
-
-
-class _TooLarge(Exception):
-    pass

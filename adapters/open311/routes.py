@@ -22,8 +22,7 @@ from adapters.open311.validate import check_post
 from adapters.open311.wire import FORMATS, Open311Error, answer, error_answer
 from core import remote, tracking
 from core.adapter import Envelope
-from core.errors import ApiError
-from gateway.bodylimit import _TooLarge as TooLarge
+from core.errors import ApiError, BodyTooLarge
 
 router = APIRouter(tags=["open311"])
 WIB = ZoneInfo("Asia/Jakarta")
@@ -226,7 +225,7 @@ async def _fields(request: Request) -> dict[str, Any]:
     if media in ("application/x-www-form-urlencoded", "multipart/form-data", ""):
         try:
             form = await request.form(max_files=0, max_fields=50)
-        except TooLarge:
+        except BodyTooLarge:
             raise
         except Exception as exc:  # noqa: BLE001 - python-multipart raises several kinds
             raise Open311Error(400, f"cannot read the form: {exc}")
