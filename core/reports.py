@@ -43,6 +43,18 @@ def _load(conn: Connection, compact: str):
     return conn.execute(select(report_t).where(report_t.c.tracking_id == compact)).first()
 
 
+def public_photos(conn: Connection, report_id: int, compact: str) -> list[dict[str, Any]]:
+    """The reporter's photos the public may see, with their paths under /api/v1 (the
+    caller leaves them out for a confidential report)."""
+    return [
+        {"id": a.id, "media_type": a.media_type,
+         "url": f"/api/v1/reports/{compact}/photos/{a.id}"}
+        for a in conn.execute(select(attachment_t.c.id, attachment_t.c.media_type)
+                              .where(attachment_t.c.report_id == report_id,
+                                     attachment_t.c.media_type.in_(sorted(PUBLIC_TYPES)))
+                              .order_by(attachment_t.c.id))]
+
+
 def public_report(conn: Connection, compact: str, *, categories: dict[str, str] | None = None,
                   areas: Any = None, reveal: bool = False) -> dict[str, Any] | None:
     """The public view: no reporter identity, no message text, no handles. A confidential
@@ -72,14 +84,7 @@ def public_report(conn: Connection, compact: str, *, categories: dict[str, str] 
         timeline.append({"at": wib(m.created_at), "kind": "follow_up", "status": None,
                          "note": "Pelapor menambahkan keterangan", "unit": None})
     timeline.sort(key=lambda item: item["at"] or "")
-    photos = [
-        {"id": a.id, "media_type": a.media_type,
-         "url": f"/api/v1/reports/{compact}/photos/{a.id}"}
-        for a in conn.execute(select(attachment_t.c.id, attachment_t.c.media_type)
-                              .where(attachment_t.c.report_id == r.id,
-                                     attachment_t.c.media_type.in_(sorted(PUBLIC_TYPES)))
-                              .order_by(attachment_t.c.id))
-    ] if not hidden else []
+    photos = [] if hidden else public_photos(conn, r.id, compact)
 
     def area(code: str | None, name: str | None) -> dict[str, Any] | None:
         return {"code": code, "name": name} if code else None

@@ -22,6 +22,7 @@ from core.cases import SELESAI
 from core.forwarding import KIND as FORWARD
 from core.models import CaseEvent, Report
 from core.proofs import public_proofs
+from core.reports import public_photos
 
 if TYPE_CHECKING:
     from adapters.lapor.plugin import LaporAdapter
@@ -137,22 +138,15 @@ def forward_body(adapter: LaporAdapter, conn: Connection, report: Any) -> str:
 
 
 def _photos(adapter: LaporAdapter, conn: Connection, report: Any) -> list[dict[str, Any]]:
-    from core.models import Attachment
-    from core.photos import PUBLIC_TYPES
-
+    """The public photos of the report, as links LAPOR! can read."""
     base = adapter.runtime.settings.public_base_url.rstrip("/")
     if not base:
         return []
-    a = Attachment.__table__
-    tid = tracking.display(report.tracking_id)
     out = []
-    for row in conn.execute(select(a.c.id, a.c.media_type).where(
-            a.c.report_id == report.id, a.c.media_type.in_(sorted(PUBLIC_TYPES)))
-            .order_by(a.c.id)):
+    for photo in public_photos(conn, report.id, report.tracking_id):
         item: dict[str, Any] = {}
-        m.put(item, adapter.mapping.complaint.attachment_url,
-              f"{base}/api/v1/reports/{tid}/photos/{row.id}")
-        m.put(item, adapter.mapping.complaint.attachment_type, row.media_type)
+        m.put(item, adapter.mapping.complaint.attachment_url, base + photo["url"])
+        m.put(item, adapter.mapping.complaint.attachment_type, photo["media_type"])
         out.append(item)
     return out
 
